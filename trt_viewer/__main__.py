@@ -1,0 +1,3 @@
+from trt_viewer.cli import main
+
+raise SystemExit(main())

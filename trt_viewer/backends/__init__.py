@@ -1,0 +1,44 @@
+"""Inference backends behind one small interface; each imports its runtime lazily."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from trt_viewer.backends.base import Backend
+from trt_viewer.errors import InputError
+
+ONNX_SUFFIXES = (".onnx",)
+ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
+MODEL_SUFFIXES = ONNX_SUFFIXES + ENGINE_SUFFIXES
+
+
+def check_model_path(path: str | Path) -> Path:
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise InputError(f"model {p} does not exist")
+    if p.is_dir():
+        raise InputError(f"model {p} is a folder, not a model file")
+    try:
+        with p.open("rb") as f:
+            f.read(1)
+    except OSError as exc:
+        raise InputError(f"cannot read model {p}: {exc.strerror or exc}") from None
+    return p
+
+
+def open_backend(path: str | Path, input_size: tuple[int, int] | None = None) -> Backend:
+    """Open a model with the backend its file type needs (.onnx, or a TensorRT engine)."""
+    p = check_model_path(path)
+    suffix = p.suffix.lower()
+    if suffix in ENGINE_SUFFIXES:
+        from trt_viewer.backends.tensorrt import TensorRTBackend
+
+        return TensorRTBackend(p, input_size=input_size)
+    if suffix in ONNX_SUFFIXES:
+        from trt_viewer.backends.onnxruntime import OnnxRuntimeBackend
+
+        return OnnxRuntimeBackend(p, input_size=input_size)
+    raise InputError(
+        f"model {p.name}: unknown model type {suffix or '(no extension)'}; "
+        f"expected one of {', '.join(MODEL_SUFFIXES)}"
+    )

@@ -1,0 +1,129 @@
+"""ONNX Runtime backend: runs .onnx models anywhere, CPU or CUDA provider."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trt_viewer.backends.base import DEFAULT_INPUT_SIZE, Backend
+from trt_viewer.core.spec import Dim, TensorSpec
+from trt_viewer.errors import InputError, RunError
+
+ORT_DTYPES = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(double)": np.float64,
+    "tensor(uint8)": np.uint8,
+    "tensor(int8)": np.int8,
+    "tensor(int32)": np.int32,
+    "tensor(int64)": np.int64,
+    "tensor(bool)": np.bool_,
+}
+PREFERRED_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
+_UNKNOWN_OP = re.compile(
+    r"(?:implementation for|Op type not registered|not a registered function/op)\D*?'?([\w.]+)'?",
+    re.IGNORECASE,
+)
+
+
+def _import_ort() -> Any:
+    try:
+        import onnxruntime
+    except ImportError:
+        raise InputError("onnxruntime is not installed: pip install onnxruntime") from None
+    return onnxruntime
+
+
+def _dim(d: Any) -> Dim:
+    return d if isinstance(d, int) and d >= 0 else (d if isinstance(d, str) else None)
+
+
+def _spec(arg: Any) -> TensorSpec:
+    dtype = ORT_DTYPES.get(arg.type)
+    if dtype is None:
+        raise InputError(f"tensor {arg.name} has type {arg.type}, which trt_viewer cannot handle")
+    return TensorSpec(arg.name, tuple(_dim(d) for d in arg.shape), np.dtype(dtype))
+
+
+def explain_load_error(path: Path, exc: Exception) -> InputError:
+    text = str(exc)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    if "_TRT" in text or "TRT:" in text:
+        op = re.search(r"(\w+_TRT)", text)
+        what = f"a TensorRT plugin op ({op.group(1)})" if op else "a TensorRT plugin op"
+        return InputError(
+            f"model {path.name} contains {what} that ONNX Runtime cannot run: "
+            "it needs the TensorRT backend (build an engine with `trt-viewer build`)"
+        )
+    unknown = _UNKNOWN_OP.search(text)
+    if unknown:
+        return InputError(
+            f"model {path.name} uses an operator ONNX Runtime cannot run ({unknown.group(1)})"
+        )
+    if "INVALID_PROTOBUF" in text or "Protobuf parsing failed" in text or "ParseFromString" in text:
+        return InputError(f"model {path.name} is not an ONNX model (it cannot be parsed)")
+    return InputError(f"cannot load model {path.name}: {first}")
+
+
+class OnnxRuntimeBackend(Backend):
+    name = "onnxruntime"
+
+    def __init__(self, path: Path, input_size: tuple[int, int] | None = None) -> None:
+        ort = _import_ort()
+        self.path = Path(path)
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # warnings about unused initialisers are not the user's
+        available = set(ort.get_available_providers())
+        providers = [p for p in PREFERRED_PROVIDERS if p in available]
+        try:
+            self.session = ort.InferenceSession(str(self.path), options, providers=providers)
+        except Exception as exc:  # ORT raises several unrelated exception types
+            raise explain_load_error(self.path, exc) from None
+        self.inputs = [_spec(a) for a in self.session.get_inputs()]
+        self.outputs = [_spec(a) for a in self.session.get_outputs()]
+        meta = self.session.get_modelmeta()
+        self.metadata = dict(meta.custom_metadata_map or {})
+        self._input_hw = self._resolve_input_hw(input_size)
+        self.provider = self.session.get_providers()[0]
+
+    def _resolve_input_hw(self, requested: tuple[int, int] | None) -> tuple[int, int]:
+        if len(self.inputs) != 1:
+            names = ", ".join(s.describe() for s in self.inputs)
+            raise InputError(f"model {self.path.name} has {len(self.inputs)} inputs ({names}); YOLOX has one")
+        shape = self.input.shape
+        if len(shape) != 4 or shape[1] not in (3, None) and not isinstance(shape[1], str):
+            raise InputError(
+                f"model {self.path.name} input is {self.input.describe()}; expected [1, 3, H, W]"
+            )
+        h, w = shape[2], shape[3]
+        if isinstance(h, int) and isinstance(w, int):
+            if requested and tuple(requested) != (h, w):
+                raise InputError(
+                    f"model {self.path.name} has a fixed {h}x{w} input; it cannot run at "
+                    f"{requested[0]}x{requested[1]}"
+                )
+            return h, w
+        return tuple(requested) if requested else DEFAULT_INPUT_SIZE  # type: ignore[return-value]
+
+    @property
+    def input_hw(self) -> tuple[int, int]:
+        return self._input_hw
+
+    @property
+    def precision(self) -> str:
+        kind = np.dtype(self.input.dtype).name
+        return f"{kind} ({self.provider.replace('ExecutionProvider', '')})"
+
+    def infer(self, image: np.ndarray) -> dict[str, np.ndarray]:
+        try:
+            results = self.session.run(None, {self.input.name: image})
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RunError(f"ONNX Runtime failed: {first}") from None
+        return {spec.name: np.asarray(r) for spec, r in zip(self.outputs, results)}
+
+    def close(self) -> None:
+        self.__dict__.pop("session", None)

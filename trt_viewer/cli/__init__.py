@@ -1,0 +1,121 @@
+"""The `trt-viewer` command: no subcommand opens the GUI; `run` reviews headless."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+from trt_viewer import __version__
+from trt_viewer.errors import TrtViewerError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _size(text: str) -> int:
+    value = int(text)
+    if value <= 0 or value % 32:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive multiple of 32")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive whole number")
+    return value
+
+
+def add_detection_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--conf", type=_fraction, default=0.3, help="confidence threshold (default 0.3)")
+    p.add_argument("--nms", type=_fraction, default=0.45, help="NMS IoU threshold (default 0.45)")
+    p.add_argument("--agnostic", action="store_true", help="class-agnostic NMS")
+    p.add_argument("--max-det", type=_positive, default=300, help="most detections per frame")
+    p.add_argument(
+        "--preprocess", choices=("auto", "current", "legacy"), default="auto",
+        help="letterbox preset: current YOLOX (BGR 0..255) or legacy (<0.1.1: RGB, ImageNet mean/std)",
+    )
+    p.add_argument(
+        "--layout", choices=("auto", "raw", "decoded", "end2end"), default="auto",
+        help="model output layout (default: detected)",
+    )
+    p.add_argument("--names", metavar="FILE", help="class names, one per line")
+    p.add_argument(
+        "--input-size", type=_size, nargs=2, metavar=("H", "W"),
+        help="input size for models with a dynamic input (default: the model's own, else 640 640)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trt-viewer",
+        description="Real-time YOLOX detection on TensorRT engines and ONNX models. "
+        "With no command, opens the viewer window.",
+    )
+    parser.add_argument("--version", action="version", version=f"trt-viewer {__version__}")
+    parser.add_argument("--model", help="model to open in the window (.engine, .plan, .onnx)")
+    parser.add_argument("--source", help="video file, image, folder, camera index or stream URL")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run", help="headless review: every frame processed",
+        description="Run a model over a source without a window, every frame processed.",
+    )
+    run.add_argument("--model", required=False, help="model file (.onnx, .engine, .plan, .trt)")
+    run.add_argument("--source", required=False, help="video file, image, folder of images, camera index or stream URL")
+    run.add_argument("--demo", action="store_true", help="use the built-in demo model and video")
+    run.add_argument("--output", "-o", help="annotated video (.mp4, .avi, .mkv) or image file")
+    run.add_argument("--detections", help="detections file: .jsonl (one object per frame) or .csv")
+    add_detection_options(run)
+    run.add_argument("--max-frames", type=_positive, help="stop after this many frames")
+    run.add_argument("--json-summary", action="store_true", help="print the summary as one JSON line on stdout")
+    run.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    run.set_defaults(func=_lazy("trt_viewer.cli.run", "run_command"))
+    return parser
+
+
+def _lazy(module: str, name: str) -> Command:
+    """Import a command's module only when it runs, so `--help` stays fast."""
+
+    def call(args: argparse.Namespace) -> int:
+        import importlib
+
+        return int(getattr(importlib.import_module(module), name)(args))
+
+    return call
+
+
+def _open_gui(args: argparse.Namespace) -> int:
+    try:
+        from trt_viewer.gui.app import run_app
+    except ImportError as exc:
+        raise TrtViewerError(f"the viewer window cannot start: {exc}") from None
+    return int(run_app(model=args.model, source=args.source))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Command = getattr(args, "func", _open_gui)
+    try:
+        return func(args)
+    except TrtViewerError as exc:
+        print(f"trt-viewer: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("trt-viewer: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the last line of defence: one line, not a traceback
+        if os.environ.get("TRT_VIEWER_DEBUG"):
+            traceback.print_exc()
+        print(f"trt-viewer: error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        return 1

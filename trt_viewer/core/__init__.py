@@ -1,0 +1,1 @@
+"""The pure core: numpy and OpenCV only (no Qt, TensorRT or pycuda import)."""
