@@ -18,7 +18,7 @@ from trt_viewer.core.pipeline import BackgroundSink, Pipeline, Result
 from trt_viewer.core.sources import open_source
 from trt_viewer.core.stats import StageStats
 from trt_viewer.core.yolox import PostprocessConfig
-from trt_viewer.errors import InputError, TrtViewerError
+from trt_viewer.errors import InputError, RunError, TrtViewerError
 
 
 def _model_and_source(args: argparse.Namespace) -> tuple[str, str]:
@@ -103,7 +103,7 @@ def run_command(args: argparse.Namespace) -> int:
                 sink.put(result)
                 progress.update(pipeline.frames)
                 if args.max_frames and pipeline.frames >= args.max_frames:
-                    pipeline.stop()
+                    break
         except (TrtViewerError, KeyboardInterrupt, Exception) as exc:
             failure = exc
         finally:
@@ -126,6 +126,8 @@ def run_command(args: argparse.Namespace) -> int:
         if failure is not None:
             if recorder.written:
                 print(f"trt-viewer: {recorder.written} frames were written before the failure", file=sys.stderr)
+                if isinstance(failure, InputError):  # bad input met midway is a run failure
+                    raise RunError(str(failure)) from None
             raise failure
     return 0
 

@@ -92,6 +92,14 @@ def _no_layout(outputs: Sequence[TensorSpec], why: str = "") -> InputError:
     )
 
 
+def _transposed(pred: TensorSpec, input_hw: tuple[int, int]) -> bool:
+    """[1, 4+C, N] rather than [1, N, 5+C]: more columns than rows, rows off the grid."""
+    rows, cols = pred.shape[-2], pred.shape[-1]
+    if not (isinstance(rows, int) and isinstance(cols, int)):
+        return False
+    return cols > rows and yolox.strides_for(input_hw, rows) is None
+
+
 class Postprocessor:
     """Turns one inference's outputs into Detections for one layout.
 
@@ -116,6 +124,8 @@ class Postprocessor:
                 layout = "end2end"
             elif pred is None:
                 raise _no_layout(outputs)
+        if pred is not None and self.roles is None and _transposed(pred, input_hw):
+            raise _no_layout(outputs, " (anchors last, as YOLOv5/v8 export them)")
         self.pred_name = pred.name if pred is not None else ""
         self.requested = layout
         # Settled now where the shape tells, else on the first call.

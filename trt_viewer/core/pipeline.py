@@ -161,7 +161,7 @@ class Pipeline:
         if self._stopped.is_set():
             reader.stop()
         try:
-            while True:
+            while not self._stopped.is_set():
                 item = reader.get()
                 if item is None:
                     return

@@ -8,12 +8,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-# OpenCV's warnings (a missing camera, a probe of a backend) would land in the user's
-# terminal as noise around the one-line errors this module raises itself.
-os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+# OpenCV's warnings (a missing camera, a probe of a backend) and FFmpeg's decoder chatter
+# would land in the user's terminal as noise around the one-line errors raised here.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+
+if hasattr(cv2, "utils") and hasattr(cv2.utils, "logging"):
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 from trt_viewer.errors import InputError  # noqa: E402
 

@@ -1,0 +1,72 @@
+"""Shared fixtures: small generated models and videos, and the optional real test data."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import modelgen  # noqa: E402
+
+
+def real_data() -> Path | None:
+    root = os.environ.get("TRT_VIEWER_TEST_DATA")
+    if not root:
+        return None
+    path = Path(root)
+    needed = ("models/yolox_nano.onnx", "media/dog.jpg", "media/people.mp4")
+    return path if all((path / n).is_file() for n in needed) else None
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    path = real_data()
+    if path is None:
+        pytest.skip("TRT_VIEWER_TEST_DATA does not point at the real test data")
+    return path
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One small model of each layout and kind, built once per test session."""
+    d = tmp_path_factory.mktemp("models")
+    return {
+        "raw": modelgen.yolox_model(d / "raw.onnx"),
+        "decoded": modelgen.yolox_model(d / "decoded.onnx", layout="decoded"),
+        "end2end": modelgen.yolox_model(d / "end2end.onnx", layout="end2end"),
+        "coco": modelgen.yolox_model(d / "coco.onnx", num_classes=80),
+        "dynamic": modelgen.yolox_model(d / "dynamic.onnx", dynamic=True),
+        "fp16": modelgen.yolox_model(d / "fp16.onnx", input_dtype=modelgen.TensorProto.FLOAT16),
+        "p6": modelgen.yolox_model(d / "p6.onnx", size=(128, 128), strides=modelgen.P6),
+        "plugin": modelgen.trt_plugin_model(d / "plugin.onnx"),
+    }
+
+
+def moving_square_frames(n: int, size: tuple[int, int] = (64, 96), stride: int = 8) -> list[np.ndarray]:
+    """Frame i holds one blue+green square on stride cell (i mod columns, 2)."""
+    cols = size[1] // stride
+    return [modelgen.square_image(size, (i % cols, 2, stride)) for i in range(n)]
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
+    fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.suffix == ".avi" else "mp4v"))
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), fourcc, fps, (w, h))
+    assert writer.isOpened()
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    return path
+
+
+@pytest.fixture
+def square_video(tmp_path: Path) -> Path:
+    # MJPG keeps the squares' colours nearly exact, unlike mp4v at this size.
+    return write_video(tmp_path / "squares.avi", moving_square_frames(24))

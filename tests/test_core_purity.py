@@ -1,0 +1,35 @@
+"""The core imports no Qt, TensorRT or pycuda; the CLI's run path does not either."""
+
+import subprocess
+import sys
+
+FORBIDDEN = ("PySide6", "shiboken6", "tensorrt", "pycuda")
+
+CHECK = """
+import sys, pkgutil, importlib
+import trt_viewer.core
+for m in pkgutil.iter_modules(trt_viewer.core.__path__):
+    importlib.import_module("trt_viewer.core." + m.name)
+import trt_viewer.backends.onnxruntime, trt_viewer.cli.run
+bad = sorted({n.split(".")[0] for n in sys.modules} & set(%r))
+print(",".join(bad))
+"""
+
+
+def test_core_and_run_path_import_no_gui_or_gpu_module():
+    out = subprocess.run(
+        [sys.executable, "-c", CHECK % (FORBIDDEN,)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "", f"core pulled in: {out.stdout.strip()}"
+
+
+def test_core_sources_name_no_forbidden_module():
+    import pathlib
+
+    import trt_viewer.core
+
+    root = pathlib.Path(trt_viewer.core.__file__).parent
+    for path in root.glob("*.py"):
+        text = path.read_text()
+        for name in FORBIDDEN:
+            assert f"import {name}" not in text and f"from {name}" not in text, (path, name)
