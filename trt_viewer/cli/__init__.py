@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json-summary", action="store_true", help="print the summary as one JSON line on stdout")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     run.set_defaults(func=_lazy("trt_viewer.cli.run", "run_command"))
+
+    # Imported here: they take helpers from this module, which is complete by now.
+    from trt_viewer.cli import build, inspect
+
+    build.add_parser(sub)
+    inspect.add_parser(sub)
     return parser
 
 

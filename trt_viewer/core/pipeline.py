@@ -61,6 +61,9 @@ class FrameReader:
         self._items: deque[Prepared | _End | BaseException] = deque()
         self._cond = threading.Condition()
         self._stop = threading.Event()
+        # Held while a pooled buffer is written: once close() has it, no write can start, so
+        # the backend may free its (page-locked) buffers even if a read is still blocked.
+        self._writing = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="trt-viewer-reader", daemon=True)
 
     def start(self) -> FrameReader:
@@ -102,10 +105,11 @@ class FrameReader:
                     self._put(_End())
                     return
                 t1 = time.perf_counter()
-                buffer = self._take_buffer()
-                if buffer is None:
-                    return
-                ratio = self.detector.preprocess(frame.image, buffer)
+                with self._writing:
+                    buffer = None if self._stop.is_set() else self._take_buffer()
+                    if buffer is None:
+                        return
+                    ratio = self.detector.preprocess(frame.image, buffer)
                 t2 = time.perf_counter()
                 timings = {"read": t1 - t0, "preprocess": t2 - t1}
                 self._put(Prepared(frame, buffer, ratio, timings))
@@ -134,10 +138,14 @@ class FrameReader:
             self._cond.notify_all()
 
     def close(self, timeout: float = 0.5) -> bool:
-        """Stop and join; False if the thread is still blocked in a read after timeout."""
+        """Stop and join; False if the thread is still blocked in a read after timeout.
+
+        Either way, once this returns the thread writes no pooled buffer again."""
         self.stop()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout)
+            with self._writing:
+                pass
         return not self._thread.is_alive()
 
 

@@ -1,0 +1,329 @@
+"""A strict double of pycuda (the `pycuda` package and `pycuda.driver`) over a fake GPU.
+
+The fake GPU keeps what a test needs to see that copies really matter and contexts are
+handled right:
+- device memory is real bytes at fake addresses; TensorRT's double reads its input there
+  and writes its outputs there, so a skipped host-to-device copy gives wrong results;
+- asynchronous copies and engine runs queue on their stream and happen at synchronize(),
+  so reading outputs before synchronising gives stale numbers, as on a real GPU;
+- a context is current per thread (a stack per thread): any call that needs one in a
+  thread where none is pushed fails like CUDA's "invalid device context";
+- retained primary contexts, device bytes and page-locked buffers are counted, so a test
+  can check that everything was given back.
+"""
+
+from __future__ import annotations
+
+import threading
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+GIB = 1 << 30
+
+
+@dataclass
+class Call:
+    name: str
+    thread: int
+    pinned: bool | None = None  # for copies: was the host side page-locked memory
+    nbytes: int = 0
+
+
+@dataclass
+class FakeGpu:
+    memory: int = 8 * GIB
+    name: str = "Fake GPU"
+    compute: tuple[int, int] = (8, 6)
+    devices: int = 1
+    fail_init: str | None = None  # cuInit's error, e.g. no device
+    calls: list[Call] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.used = 0
+        self.allocations: dict[int, bytearray] = {}
+        self.pinned: dict[int, Any] = {}  # data pointer -> PagelockedHostAllocation
+        self.retained = 0
+        self.initialised = False
+        self.streams: dict[int, Any] = {}
+        self._next = 0x7F00_0000_0000
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self.driver = _make_driver(self)
+        self.package = types.ModuleType("pycuda")
+        self.package.__path__ = []  # a package, so `import pycuda.driver` resolves
+        self.package.driver = self.driver  # type: ignore[attr-defined]
+
+    # -- contexts ------------------------------------------------------------------------
+
+    @property
+    def stack(self) -> list[Any]:
+        if not hasattr(self._local, "stack"):
+            self._local.stack = []
+        return self._local.stack  # type: ignore[no-any-return]
+
+    def require_context(self, api: str) -> None:
+        if not self.initialised:
+            raise self.driver.LogicError(f"{api} failed: initialization error")
+        if not self.stack or not self.stack[-1].valid:
+            raise self.driver.LogicError(f"{api} failed: invalid device context")
+
+    def log(self, name: str, pinned: bool | None = None, nbytes: int = 0) -> None:
+        self.calls.append(Call(name, threading.get_ident(), pinned, nbytes))
+
+    def count(self, name: str) -> int:
+        return sum(1 for c in self.calls if c.name == name)
+
+    # -- memory --------------------------------------------------------------------------
+
+    def reserve(self, nbytes: int, api: str = "cuMemAlloc") -> int:
+        with self._lock:
+            if self.used + nbytes > self.memory:
+                raise self.driver.MemoryError(f"{api} failed: out of memory")
+            address = self._next
+            self._next += (max(nbytes, 1) + 0xFFF) & ~0xFFF
+            self.allocations[address] = bytearray(nbytes)
+            self.used += nbytes
+            return address
+
+    def release(self, address: int) -> None:
+        with self._lock:
+            buf = self.allocations.pop(address)
+            self.used -= len(buf)
+
+    def _locate(self, address: int, nbytes: int) -> tuple[bytearray, int]:
+        for base, buf in self.allocations.items():
+            if base <= address and address + nbytes <= base + len(buf):
+                return buf, address - base
+        raise self.driver.LogicError(f"invalid device pointer {address:#x} for {nbytes} bytes")
+
+    def read(self, address: int, nbytes: int) -> bytes:
+        buf, off = self._locate(address, nbytes)
+        return bytes(buf[off : off + nbytes])
+
+    def write(self, address: int, data: bytes) -> None:
+        buf, off = self._locate(address, len(data))
+        buf[off : off + len(data)] = data
+
+    def run_on_stream(self, handle: int, work: Callable[[], None]) -> None:
+        stream = self.streams.get(handle)
+        if stream is None:
+            raise self.driver.LogicError(f"invalid stream handle {handle:#x}")
+        stream._queue.append(work)
+
+    def is_pinned(self, array: np.ndarray) -> bool:
+        base = array
+        while isinstance(base, np.ndarray) and base.base is not None:
+            base = base.base
+        return any(alloc is base for alloc in self.pinned.values()) and not getattr(base, "freed", True)
+
+    @property
+    def pinned_bytes(self) -> int:
+        return sum(len(a) for a in self.pinned.values())
+
+
+def _make_driver(gpu: FakeGpu) -> types.ModuleType:
+    m = types.ModuleType("pycuda.driver")
+
+    class Error(Exception):
+        pass
+
+    class MemoryError(Error):  # noqa: A001 - pycuda's name
+        pass
+
+    class LogicError(Error):
+        pass
+
+    class LaunchError(Error):
+        pass
+
+    class RuntimeError(Error):  # noqa: A001 - pycuda's name
+        pass
+
+    def init(flags: int = 0) -> None:
+        if gpu.fail_init:
+            raise RuntimeError(f"cuInit failed: {gpu.fail_init}")
+        gpu.initialised = True
+
+    class Context:
+        def __init__(self, device: Device) -> None:
+            self._device = device
+            self.valid = True
+
+        def push(self) -> None:
+            if not self.valid:
+                raise LogicError("cuCtxPushCurrent failed: invalid context")
+            gpu.stack.append(self)
+            gpu.log("push")
+
+        @staticmethod
+        def pop() -> None:
+            if not gpu.stack:
+                raise LogicError("context::pop failed: cannot pop non-current context")
+            gpu.stack.pop()
+            gpu.log("pop")
+
+        def detach(self) -> None:
+            if not self.valid:
+                raise LogicError("context::detach failed: cannot detach from invalid context")
+            self.valid = False
+            gpu.retained -= 1
+            gpu.log("detach")
+
+        @staticmethod
+        def synchronize() -> None:
+            gpu.require_context("cuCtxSynchronize")
+            for stream in list(gpu.streams.values()):
+                stream._drain()
+
+        @staticmethod
+        def get_current() -> Context | None:
+            return gpu.stack[-1] if gpu.stack else None
+
+        @staticmethod
+        def get_device() -> Device:
+            gpu.require_context("cuCtxGetDevice")
+            return gpu.stack[-1]._device  # type: ignore[no-any-return]
+
+    class Device:
+        def __init__(self, number: int) -> None:
+            if not gpu.initialised:
+                raise LogicError("cuDeviceGet failed: initialization error")
+            if not 0 <= number < gpu.devices:
+                raise LogicError("cuDeviceGet failed: invalid device ordinal")
+            self._number = number
+
+        @staticmethod
+        def count() -> int:
+            if not gpu.initialised:
+                raise LogicError("cuDeviceGetCount failed: initialization error")
+            return gpu.devices
+
+        def name(self) -> str:
+            return gpu.name
+
+        def compute_capability(self) -> tuple[int, int]:
+            return gpu.compute
+
+        def total_memory(self) -> int:
+            return gpu.memory
+
+        def retain_primary_context(self) -> Context:
+            gpu.retained += 1
+            gpu.log("retain")
+            return Context(self)
+
+    class DeviceAllocation:
+        def __init__(self, nbytes: int) -> None:
+            self._address = gpu.reserve(nbytes)
+            self._freed = False
+
+        def __int__(self) -> int:
+            return self._address
+
+        __index__ = __int__
+
+        def free(self) -> None:
+            if not self._freed:
+                gpu.require_context("cuMemFree")
+                gpu.release(self._address)
+                self._freed = True
+
+    class PagelockedHostAllocation(bytearray):
+        freed = False
+
+        def free(self) -> None:
+            if not self.freed:
+                gpu.require_context("cuMemFreeHost")
+                self.freed = True
+                gpu.pinned.pop(id(self), None)
+
+    class Stream:
+        def __init__(self, flags: int = 0) -> None:
+            gpu.require_context("cuStreamCreate")
+            self._queue: list[Callable[[], None]] = []
+            self._handle = 0x5000 + len(gpu.streams) + 1
+            gpu.streams[self._handle] = self
+
+        @property
+        def handle(self) -> int:
+            return self._handle
+
+        def synchronize(self) -> None:
+            gpu.require_context("cuStreamSynchronize")
+            gpu.log("synchronize")
+            self._drain()
+
+        def is_done(self) -> bool:
+            return not self._queue
+
+        def _drain(self) -> None:
+            queue, self._queue = self._queue, []
+            for work in queue:
+                work()
+
+    def pagelocked_empty(shape: Any, dtype: Any, order: str = "C", mem_flags: int = 0) -> np.ndarray:
+        gpu.require_context("cuMemHostAlloc")
+        dims = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
+        nbytes = int(np.prod(dims)) * np.dtype(dtype).itemsize
+        alloc = PagelockedHostAllocation(nbytes)
+        gpu.pinned[id(alloc)] = alloc
+        return np.ndarray(dims, dtype, buffer=alloc, order=order)
+
+    def mem_alloc(nbytes: int) -> DeviceAllocation:
+        gpu.require_context("cuMemAlloc")
+        return DeviceAllocation(int(nbytes))
+
+    def _host_bytes(array: np.ndarray) -> bytes:
+        if not isinstance(array, np.ndarray) or not array.flags.c_contiguous:
+            raise LogicError("host buffer must be a contiguous numpy array")
+        return array.tobytes()
+
+    def memcpy_htod_async(dest: Any, src: np.ndarray, stream: Stream | None = None) -> None:
+        gpu.require_context("cuMemcpyHtoDAsync")
+        gpu.log("memcpy_htod_async", gpu.is_pinned(src), src.nbytes)
+        # The bytes are read when the copy runs, as the DMA engine would.
+        work = lambda: gpu.write(int(dest), _host_bytes(src))  # noqa: E731
+        work() if stream is None else stream._queue.append(work)
+
+    def memcpy_dtoh_async(dest: np.ndarray, src: Any, stream: Stream | None = None) -> None:
+        gpu.require_context("cuMemcpyDtoHAsync")
+        gpu.log("memcpy_dtoh_async", gpu.is_pinned(dest), dest.nbytes)
+
+        def work() -> None:
+            data = gpu.read(int(src), dest.nbytes)
+            dest.reshape(-1).view(np.uint8)[:] = np.frombuffer(data, np.uint8)
+
+        work() if stream is None else stream._queue.append(work)
+
+    def memcpy_htod(dest: Any, src: np.ndarray) -> None:
+        gpu.require_context("cuMemcpyHtoD")
+        gpu.log("memcpy_htod", gpu.is_pinned(src), src.nbytes)
+        gpu.write(int(dest), _host_bytes(src))
+
+    def memcpy_dtoh(dest: np.ndarray, src: Any) -> None:
+        gpu.require_context("cuMemcpyDtoH")
+        gpu.log("memcpy_dtoh", gpu.is_pinned(dest), dest.nbytes)
+        dest.reshape(-1).view(np.uint8)[:] = np.frombuffer(gpu.read(int(src), dest.nbytes), np.uint8)
+
+    def mem_get_info() -> tuple[int, int]:
+        gpu.require_context("cuMemGetInfo")
+        return gpu.memory - gpu.used, gpu.memory
+
+    def get_version() -> tuple[int, int, int]:
+        return (12, 8, 0)
+
+    def get_driver_version() -> int:
+        return 12080
+
+    for obj in (
+        Error, MemoryError, LogicError, LaunchError, RuntimeError, init, Context, Device,
+        DeviceAllocation, PagelockedHostAllocation, Stream, pagelocked_empty, mem_alloc,
+        memcpy_htod_async, memcpy_dtoh_async, memcpy_htod, memcpy_dtoh, mem_get_info,
+        get_version, get_driver_version,
+    ):
+        setattr(m, obj.__name__, obj)
+    return m

@@ -1,0 +1,72 @@
+"""Fixtures that install the doubles; test modules import the ones they use.
+
+`gpu` puts the fake pycuda in sys.modules; `trt` adds a tensorrt double of the style the
+test is parametrised with (default "10"); `build` runs `trt-viewer build` in-process.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fakes.fake_pycuda import FakeGpu
+from fakes.fake_tensorrt import STYLES, Device, make_tensorrt
+
+
+@pytest.fixture
+def gpu(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGpu]:
+    fake = FakeGpu()
+    monkeypatch.setitem(sys.modules, "pycuda", fake.package)
+    monkeypatch.setitem(sys.modules, "pycuda.driver", fake.driver)
+    yield fake
+
+
+@pytest.fixture
+def trt_style(request: pytest.FixtureRequest) -> str:
+    return getattr(request, "param", "10")
+
+
+@pytest.fixture
+def trt(gpu: FakeGpu, trt_style: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    module = make_tensorrt(STYLES[trt_style], Device(gpu, gpu.name, f"{gpu.compute[0]}.{gpu.compute[1]}"))
+    monkeypatch.setitem(sys.modules, "tensorrt", module)
+    return module
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """`trt-viewer ARGV` in-process with the build/inspect subcommands wired as the lead will."""
+    import argparse
+
+    from trt_viewer.cli import build as build_cli
+    from trt_viewer.cli import inspect as inspect_cli
+    from trt_viewer.errors import TrtViewerError
+
+    parser = argparse.ArgumentParser(prog="trt-viewer")
+    sub = parser.add_subparsers(dest="command")
+    build_cli.add_parser(sub)
+    inspect_cli.add_parser(sub)
+    args = parser.parse_args(argv)
+    try:
+        code = args.func(args)
+    except TrtViewerError as exc:
+        print(f"trt-viewer: error: {exc}", file=sys.stderr)
+        code = exc.exit_code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def build(trt: Any, capsys: pytest.CaptureFixture[str]) -> Callable[..., Path]:
+    """Build an engine with the fake TensorRT; fails the test if the build fails."""
+
+    def run(onnx_path: Path, engine: Path | None = None, *flags: str) -> Path:
+        engine = engine or onnx_path.with_suffix(".engine")
+        code, _, err = run_cli(["build", str(onnx_path), "-o", str(engine), *flags], capsys)
+        assert code == 0, err
+        return engine
+
+    return run

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The TensorRT backend's GPU tests (pytest -m gpu) on a machine with an NVIDIA GPU and CUDA,
+# with real pycuda built from its sdist. Offline: pycuda's sdist and the wheels it needs are
+# read from .whl/, and the real test model and image from .gpudata/ (see docs/TENSORRT.md).
+#   prepare (online):  tools/gpu_check.sh --prepare
+#   run (on the GPU):  tools/gpu_check.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ "${1:-}" == "--prepare" ]]; then
+    pip=(python3 -m pip download -q --no-deps -d .whl)
+    "${pip[@]}" --no-binary pycuda pycuda==2026.1
+    "${pip[@]}" --only-binary=:all: --python-version 3.12 --implementation cp \
+        --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+        pytools platformdirs mako siphash24
+    data="${TRT_VIEWER_TEST_DATA:-../shared}"
+    mkdir -p .gpudata/models .gpudata/media
+    cp "$data/models/yolox_nano.onnx" .gpudata/models/ && cp "$data/media/dog.jpg" .gpudata/media/
+    exit 0
+fi
+
+export CUDA_ROOT="${CUDA_ROOT:-/usr/local/cuda}"
+export PATH="$CUDA_ROOT/bin:$PATH" PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+python3 -c 'import pycuda' 2>/dev/null || {
+    start=$(date +%s)
+    # --no-build-isolation: setuptools, wheel and numpy are taken from this Python.
+    python3 -m pip install -q --no-index --no-build-isolation --find-links .whl pycuda
+    echo "pycuda built and installed in $(( $(date +%s) - start )) s"
+}
+python3 -c 'import pycuda, numpy, onnxruntime; print("pycuda", pycuda.VERSION_TEXT, "numpy", numpy.__version__, "onnxruntime", onnxruntime.__version__)'
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" TRT_VIEWER_TEST_DATA="${TRT_VIEWER_TEST_DATA:-$PWD/.gpudata}"
+python3 -m pytest -p no:cacheprovider -q -m gpu -rA -s tests/test_gpu_tensorrt.py

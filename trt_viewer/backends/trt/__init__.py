@@ -1,0 +1,12 @@
+"""The TensorRT side of trt_viewer, in small modules; TensorRT and pycuda load lazily.
+
+- modules:    importing tensorrt and pycuda, with one line saying what is missing
+- log:        TensorRT's logger into Python logging, and the reasons behind its failures
+- cuda:       the device's primary context and the pinned/device buffers of one engine
+- plan:       engine files, with or without an Ultralytics-style metadata prefix
+- engine:     deserialising an engine and reading its I/O tensors and profiles
+- onnx_model: what an ONNX file declares, without TensorRT
+- fp16:       ONNX to FP16 (I/O kept float32), for TensorRT without an FP16 builder flag
+- builder:    `trt-viewer build`; progress: its progress display; calibrator: INT8 data
+- report:     `trt-viewer inspect`
+"""
