@@ -1,0 +1,82 @@
+"""Every command of the window as a QAction, with its shortcut, icon and tooltip.
+
+Menus, toolbar and transport bar share these objects, so a shortcut works whichever of
+them is visible (fullscreen hides them all; the actions stay on the window).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QWidget
+
+from trt_viewer.gui import icons
+
+SHORTCUTS = (
+    ("Space", "Play / pause"),
+    ("Right", "Step one frame (while paused)"),
+    ("Left", "Step one frame back (files)"),
+    ("Home", "Back to the first frame"),
+    ("L", "Loop at the end of a file"),
+    ("S", "Snapshot to PNG"),
+    ("R", "Record the annotated video"),
+    ("E", "Export detections (JSONL)"),
+    ("F", "Fullscreen"),
+    ("H", "Show the rate on the video"),
+    ("Esc", "Leave fullscreen"),
+    ("Ctrl+O", "Open a model or a source"),
+    ("Ctrl+Shift+O", "Open a folder of images"),
+    ("Ctrl+U", "Open a stream URL"),
+    ("Ctrl+Q", "Quit"),
+    ("Ctrl+C", "(in the terminal) quit"),
+)
+
+
+class Actions:
+    def __init__(self, window: QWidget) -> None:
+        def make(text: str, shortcut: str | QKeySequence.StandardKey | None = None, icon: str | None = None,
+                 tip: str | None = None, checkable: bool = False) -> QAction:
+            action = QAction(text, window)
+            if shortcut is not None:
+                action.setShortcut(QKeySequence(shortcut))
+            if icon is not None:
+                action.setIcon(icons.icon(icon))
+            hint = tip or text.replace("…", "").replace("&", "")
+            if shortcut is not None:
+                hint += f" ({QKeySequence(shortcut).toString(QKeySequence.SequenceFormat.NativeText)})"
+            action.setToolTip(hint)
+            action.setStatusTip(tip or "")
+            action.setCheckable(checkable)
+            window.addAction(action)  # shortcuts keep working with menus and toolbar hidden
+            return action
+
+        self.open = make("&Open…", "Ctrl+O", tip="Open a model (.onnx, .engine, .plan) or a video or image")
+        self.open_model = make("Open &Model…", "Ctrl+M", "model", "Choose the model to run")
+        self.open_source = make("Open &Video or Image…", None, "source", "Choose a video file or an image")
+        self.open_folder = make("Open &Folder of Images…", "Ctrl+Shift+O")
+        self.open_url = make("Open Stream &URL…", "Ctrl+U")
+        self.output_dir = make("Output Fol&der…", tip="Where snapshots, recordings and exports are saved")
+        self.snapshot = make("&Snapshot", "S", "snapshot", "Save the frame on screen as PNG")
+        self.record = make("&Record Video", "R", "record", "Record the annotated video", checkable=True)
+        self.export = make("&Export Detections", "E", "export", "Write each frame's detections as JSONL",
+                           checkable=True)
+        self.quit = make("&Quit", "Ctrl+Q")
+
+        self.play = make("&Play", "Space", "play", "Play or pause")
+        self.stop = make("S&top", None, "stop", "Stop and release the model and source")
+        self.step = make("Step &Forward", "Right", "step", "Next frame (while paused)")
+        self.step_back = make("Step &Back", "Left", "step-back", "Previous frame (files, while paused)")
+        self.rewind = make("Go to &Start", "Home")
+        self.loop = make("&Loop", "L", checkable=True, tip="Start again at the end of a file")
+        self.realtime = make("&Real-time Playback", checkable=True,
+                             tip="Play files at their own frame rate, not as fast as the model runs")
+
+        self.hud = make("Show &Rate on the Video", "H", checkable=True,
+                        tip="FPS and detection count over the picture (never in snapshots or recordings)")
+        self.fullscreen = make("&Fullscreen", "F", "fullscreen", "Fullscreen", checkable=True)
+        self.leave_fullscreen = make("Leave Fullscreen", "Esc")
+        self.shortcuts = make("&Keyboard Shortcuts", "F1")
+        self.about = make("&About trt-viewer")
+
+    def set_playing(self, playing: bool) -> None:
+        self.play.setText("&Pause" if playing else "&Play")
+        self.play.setIcon(icons.icon("pause" if playing else "play"))

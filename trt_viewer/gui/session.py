@@ -1,0 +1,49 @@
+"""What one run is asked to do (RunSpec) and what it reports about its model and source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from trt_viewer.core.yolox import PostprocessConfig
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    model: str
+    source: str
+    preset: str = "auto"
+    config: PostprocessConfig = field(default_factory=PostprocessConfig)
+    loop: bool = False
+    realtime: bool = False
+    start_paused: bool = False
+    input_size: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    spec: str
+    live: bool
+    length: int | None
+    fps: float | None
+    seekable: bool
+    size: tuple[int, int] | None = None  # (W, H) of the first frame, once known
+
+
+def model_info(backend: Any, detector: Any) -> dict[str, Any]:
+    """backend.describe() plus what the detector settled: names, layout, preset."""
+    info = dict(backend.describe())
+    info.update(
+        names=list(detector.names),
+        names_source=detector.names_source,
+        layout=detector.layout,
+        preset=detector.preset.name,
+    )
+    return info
+
+
+def source_info(source: Any) -> SourceInfo:
+    return SourceInfo(
+        spec=source.spec, live=bool(source.live), length=source.length,
+        fps=source.fps, seekable=bool(source.seekable),
+    )

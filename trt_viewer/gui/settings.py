@@ -1,0 +1,102 @@
+"""Recent files and the last session, kept in QSettings.
+
+Every path read back is checked before use: a model or video remembered from last week
+may have been moved, and the window must open cleanly anyway.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
+
+from trt_viewer.gui.files import is_model, spec_exists
+
+ORGANISATION = "trt-viewer"
+APPLICATION = "trt-viewer"
+RECENT_LIMIT = 10
+
+
+def default_output_dir() -> Path:
+    movies = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation)
+    return Path(movies or Path.home()) / "trt-viewer"
+
+
+class Settings:
+    """Typed access to the viewer's QSettings; tests pass their own ini-backed QSettings."""
+
+    def __init__(self, store: QSettings | None = None) -> None:
+        self.store = store if store is not None else QSettings(ORGANISATION, APPLICATION)
+
+    # -- plain values ---------------------------------------------------------------------
+    def get(self, key: str, default: Any, kind: type) -> Any:
+        # Ini files give strings back; a value that no longer parses falls back quietly.
+        try:
+            value = self.store.value(key, default, type=kind)
+        except (TypeError, ValueError):
+            return default
+        return default if value is None else value
+
+    def set(self, key: str, value: Any) -> None:
+        self.store.setValue(key, value)
+
+    def sync(self) -> None:
+        self.store.sync()
+
+    # -- recent files ---------------------------------------------------------------------
+    def _recent(self, key: str) -> list[str]:
+        raw: Any = self.store.value(key, [])
+        items = [raw] if isinstance(raw, str) else list(raw or [])
+        return [str(i) for i in items if str(i).strip()]
+
+    def recent_models(self) -> list[str]:
+        return [m for m in self._recent("recent/models") if Path(m).is_file()]
+
+    def recent_sources(self) -> list[str]:
+        return [s for s in self._recent("recent/sources") if spec_exists(s)]
+
+    def _push(self, key: str, item: str) -> None:
+        items = [i for i in self._recent(key) if i != item]
+        self.store.setValue(key, [item, *items][:RECENT_LIMIT])
+
+    def add_recent_model(self, path: str) -> None:
+        self._push("recent/models", path)
+
+    def add_recent_source(self, spec: str) -> None:
+        self._push("recent/sources", spec)
+
+    def clear_recent(self) -> None:
+        self.store.remove("recent")
+
+    # -- last session ---------------------------------------------------------------------
+    def last_model(self) -> str | None:
+        model = self.get("session/model", "", str)
+        return model if model and is_model(model) and Path(model).is_file() else None
+
+    def last_source(self) -> str | None:
+        source = self.get("session/source", "", str)
+        return source if source and spec_exists(source) else None
+
+    def remember_session(self, model: str | None, source: str | None) -> None:
+        self.set("session/model", model or "")
+        self.set("session/source", source or "")
+
+    def output_dir(self) -> Path:
+        stored = self.get("output/dir", "", str)
+        return Path(stored) if stored else default_output_dir()
+
+    def set_output_dir(self, path: Path) -> None:
+        self.set("output/dir", str(path))
+
+    def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
+        geometry = self.store.value("window/geometry")
+        state = self.store.value("window/state")
+        return (
+            geometry if isinstance(geometry, QByteArray) else None,
+            state if isinstance(state, QByteArray) else None,
+        )
+
+    def save_window_state(self, geometry: QByteArray, state: QByteArray) -> None:
+        self.set("window/geometry", geometry)
+        self.set("window/state", state)
