@@ -9,18 +9,35 @@ handled right:
 - a context is current per thread (a stack per thread): any call that needs one in a
   thread where none is pushed fails like CUDA's "invalid device context";
 - retained primary contexts, device bytes and page-locked buffers are counted, so a test
-  can check that everything was given back.
+  can check that everything was given back;
+- events mark points on a stream; waiting on one from another stream (wait_for_event) or
+  synchronising it runs the recording stream's work up to that point, so work on several
+  streams happens in the order the events impose, and only then;
+- kernels: `pycuda.compiler.compile` fails as it does without nvcc unless `nvcc` is set;
+  with it, a launched kernel runs on its stream as the Python emulation registered under
+  its name in `kernels` (fakes/gpu_kernels.py), reading and writing the fake device memory.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import threading
+import time
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+CUBIN_MAGIC = b"FAKECUBIN\x00"
+
+
+def _default_kernels() -> dict[str, Callable[..., None]]:
+    from fakes.gpu_kernels import KERNELS
+
+    return dict(KERNELS)
 
 GIB = 1 << 30
 
@@ -41,6 +58,8 @@ class FakeGpu:
     devices: int = 1
     fail_init: str | None = None  # cuInit's error, e.g. no device
     calls: list[Call] = field(default_factory=list)
+    nvcc: bool = False  # whether pycuda.compiler finds nvcc (the CUDA toolkit)
+    kernels: dict[str, Callable[..., None]] = field(default_factory=_default_kernels)
 
     def __post_init__(self) -> None:
         self.used = 0
@@ -52,10 +71,14 @@ class FakeGpu:
         self._next = 0x7F00_0000_0000
         self._local = threading.local()
         self._lock = threading.Lock()
+        self.compiles = 0  # nvcc runs
+        self.launches: list[str] = []  # kernel names, in launch order
         self.driver = _make_driver(self)
+        self.compiler = _make_compiler(self)
         self.package = types.ModuleType("pycuda")
         self.package.__path__ = []  # a package, so `import pycuda.driver` resolves
         self.package.driver = self.driver  # type: ignore[attr-defined]
+        self.package.compiler = self.compiler  # type: ignore[attr-defined]
 
     # -- contexts ------------------------------------------------------------------------
 
@@ -232,8 +255,14 @@ def _make_driver(gpu: FakeGpu) -> types.ModuleType:
                 gpu.release(self._address)
                 self._freed = True
 
+    class host_alloc_flags:  # noqa: N801 - pycuda's name
+        PORTABLE = 1
+        DEVICEMAP = 2
+        WRITECOMBINED = 4
+
     class PagelockedHostAllocation(bytearray):
         freed = False
+        _flags = 0  # mem_flags it was allocated with
 
         def free(self) -> None:
             if not self.freed:
@@ -260,16 +289,140 @@ def _make_driver(gpu: FakeGpu) -> types.ModuleType:
         def is_done(self) -> bool:
             return not self._queue
 
-        def _drain(self) -> None:
-            queue, self._queue = self._queue, []
-            for work in queue:
-                work()
+        def wait_for_event(self, event: Event) -> None:
+            gpu.require_context("cuStreamWaitEvent")
+            # Later work on this stream runs only once the event's stream got that far.
+            self._queue.append(event._reached)
+
+        def _drain(self, until: Callable[[], bool] = lambda: False) -> None:
+            # One item at a time: an item may drain other streams (an event wait).
+            while self._queue and not until():
+                self._queue.pop(0)()
+
+    class event_flags:  # noqa: N801 - pycuda's name
+        DEFAULT = 0
+        BLOCKING_SYNC = 1
+        DISABLE_TIMING = 2
+        INTERPROCESS = 4
+
+    class Event:
+        """Complete once the work queued before its latest record() has run."""
+
+        def __init__(self, flags: int = 0) -> None:
+            gpu.require_context("cuEventCreate")
+            self._timing = not int(flags) & event_flags.DISABLE_TIMING
+            self._stream: Stream | None = None
+            self._generation = 0
+            self._done = True  # an event never recorded counts as complete, as in CUDA
+            self._time: float | None = None
+
+        def record(self, stream: Stream | None = None) -> Event:
+            gpu.require_context("cuEventRecord")
+            self._generation += 1
+            generation = self._generation
+
+            def mark() -> None:
+                if generation == self._generation:
+                    self._done, self._time = True, time.perf_counter()
+
+            self._done = False
+            if stream is None:  # the legacy default stream waits for every other stream
+                for other in list(gpu.streams.values()):
+                    other._drain()
+                mark()
+            else:
+                self._stream = stream
+                stream._queue.append(mark)
+            return self
+
+        def _reached(self) -> None:
+            if not self._done and self._stream is not None:
+                self._stream._drain(until=lambda: self._done)
+
+        def synchronize(self) -> Event:
+            gpu.require_context("cuEventSynchronize")
+            gpu.log("synchronize")
+            self._reached()
+            return self
+
+        def query(self) -> bool:
+            gpu.require_context("cuEventQuery")
+            return self._done  # nothing runs before a synchronize: no progress to report
+
+        def time_till(self, event: Event) -> float:
+            return event.time_since(self)
+
+        def time_since(self, event: Event) -> float:
+            gpu.require_context("cuEventElapsedTime")
+            if not (self._timing and event._timing):
+                raise LogicError("cuEventElapsedTime failed: invalid resource handle")
+            if not (self._done and event._done) or self._time is None or event._time is None:
+                raise LogicError("cuEventElapsedTime failed: device not ready")
+            return (self._time - event._time) * 1e3
+
+    class CompileError(Error):
+        pass
+
+    class Function:
+        """A kernel of a loaded module; launches queue its emulation on the stream."""
+
+        def __init__(self, name: str) -> None:
+            self._name = name
+            self._format: str | None = None
+
+        def prepare(self, arg_types: Any, texrefs: Any = None) -> Function:
+            if not isinstance(arg_types, str):
+                raise TypeError("the double takes struct format strings only")
+            self._format = arg_types
+            return self
+
+        def prepared_async_call(self, grid: tuple[int, ...], block: tuple[int, ...], stream: Stream | None,
+                                *args: Any, **kwargs: Any) -> None:
+            gpu.require_context("cuLaunchKernel")
+            if self._format is None:
+                raise AttributeError("'Function' object has no attribute 'arg_format'")
+            if kwargs.keys() - {"shared_size"}:
+                raise TypeError("unknown keyword arguments: " + ", ".join(kwargs))
+            if len(args) != len(self._format):  # struct.pack refuses a wrong count
+                raise TypeError(f"pack expected {len(self._format)} items for packing (got {len(args)})")
+            for kind, value in zip(self._format, args):
+                if kind in "Pi" and not isinstance(value, (int, np.integer)):
+                    raise TypeError(f"required argument is not an integer: {value!r}")
+                if kind in "fd" and not isinstance(value, (int, float, np.floating, np.integer)):
+                    raise TypeError(f"required argument is not a float: {value!r}")
+            emulate = gpu.kernels.get(self._name)
+            if emulate is None:
+                raise LaunchError(f"cuLaunchKernel failed: no emulation of kernel {self._name} in the double")
+            gpu.launches.append(self._name)
+            work = lambda: emulate(gpu, tuple(grid), tuple(block), args)  # noqa: E731
+            work() if stream is None else stream._queue.append(work)
+
+    class Module:
+        def __init__(self, names: list[str]) -> None:
+            self._names = names
+
+        def get_function(self, name: str) -> Function:
+            if name not in self._names:
+                raise LogicError("cuModuleGetFunction failed: named symbol not found")
+            return Function(name)
+
+    def module_from_buffer(buffer: bytes, options: Any = None, message_handler: Any = None) -> Module:
+        gpu.require_context("cuModuleLoadDataEx")
+        data = bytes(buffer)
+        if not data.startswith(CUBIN_MAGIC):
+            raise LogicError("cuModuleLoadDataEx failed: device kernel image is invalid")
+        header = json.loads(data[len(CUBIN_MAGIC):])
+        major, minor = gpu.compute
+        if header["arch"] not in (None, f"sm_{major}{minor}"):
+            raise LogicError("cuModuleLoadDataEx failed: no kernel image is available for execution on the device")
+        return Module(header["names"])
 
     def pagelocked_empty(shape: Any, dtype: Any, order: str = "C", mem_flags: int = 0) -> np.ndarray:
         gpu.require_context("cuMemHostAlloc")
         dims = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
         nbytes = int(np.prod(dims)) * np.dtype(dtype).itemsize
         alloc = PagelockedHostAllocation(nbytes)
+        alloc._flags = int(mem_flags)
         gpu.pinned[id(alloc)] = alloc
         return np.ndarray(dims, dtype, buffer=alloc, order=order)
 
@@ -304,6 +457,11 @@ def _make_driver(gpu: FakeGpu) -> types.ModuleType:
         gpu.log("memcpy_htod", gpu.is_pinned(src), src.nbytes)
         gpu.write(int(dest), _host_bytes(src))
 
+    def memcpy_dtod_async(dest: Any, src: Any, size: int, stream: Stream | None = None) -> None:
+        gpu.require_context("cuMemcpyDtoDAsync")
+        work = lambda: gpu.write(int(dest), gpu.read(int(src), int(size)))  # noqa: E731
+        work() if stream is None else stream._queue.append(work)
+
     def memcpy_dtoh(dest: np.ndarray, src: Any) -> None:
         gpu.require_context("cuMemcpyDtoH")
         gpu.log("memcpy_dtoh", gpu.is_pinned(dest), dest.nbytes)
@@ -323,7 +481,30 @@ def _make_driver(gpu: FakeGpu) -> types.ModuleType:
         Error, MemoryError, LogicError, LaunchError, RuntimeError, init, Context, Device,
         DeviceAllocation, PagelockedHostAllocation, Stream, pagelocked_empty, mem_alloc,
         memcpy_htod_async, memcpy_dtoh_async, memcpy_htod, memcpy_dtoh, mem_get_info,
-        get_version, get_driver_version,
+        get_version, get_driver_version, event_flags, Event, CompileError, Function, Module,
+        module_from_buffer, memcpy_dtod_async, host_alloc_flags,
     ):
         setattr(m, obj.__name__, obj)
+    return m
+
+
+def _make_compiler(gpu: FakeGpu) -> types.ModuleType:
+    """`pycuda.compiler`: compile() gives a fake cubin naming the source's kernels."""
+    m = types.ModuleType("pycuda.compiler")
+
+    def compile(source: str, nvcc: str = "nvcc", options: Any = None, keep: bool = False,  # noqa: A001
+                no_extern_c: bool = False, arch: str | None = None, code: str | None = None,
+                cache_dir: Any = None, include_dirs: Any = None, target: str = "cubin") -> bytes:
+        if not gpu.nvcc:
+            # pycuda asks nvcc for its version first; pytools' ExecError is an OSError.
+            raise OSError(f"error invoking '{nvcc} --version': [Errno 2] No such file or directory: '{nvcc}'")
+        if not no_extern_c:
+            source = 'extern "C" {\n%s\n}\n' % source
+        if 'extern "C"' not in source:
+            raise gpu.driver.CompileError("the double reads kernel names from extern \"C\" sources only")
+        gpu.compiles += 1
+        names = re.findall(r"__global__\s+void\s+(\w+)", source)
+        return CUBIN_MAGIC + json.dumps({"arch": arch, "names": names}).encode()
+
+    m.compile = compile  # type: ignore[attr-defined]
     return m

@@ -353,6 +353,11 @@ def make_tensorrt(style: Style, device: Device) -> types.ModuleType:
                     value = np.ascontiguousarray(value, want).reshape(outputs[out.name])
                     device.memory.write(addresses[out.name], value.tobytes())
 
+            # What the computation writes, for stand-ins that replace it (real_cuda.TimedCudaMemory).
+            compute.outputs = {  # type: ignore[attr-defined]
+                name: (addresses[name], int(np.prod(shape)) * np.dtype(NUMPY[io[name]["dtype"]]).itemsize)
+                for name, shape in outputs.items()
+            }
             device.memory.run_on_stream(int(stream_handle), compute)
             return True
 
@@ -563,7 +568,7 @@ def make_tensorrt(style: Style, device: Device) -> types.ModuleType:
                 given = [p._shapes[t.name] for p in config._profiles if t.name in p._shapes]
                 if min(t._shape) < 0 and not given:
                     say(self._logger, "ERROR", "4: [network.cpp::validate::3100] Error Code 4: Internal Error "
-                        f"(Network has dynamic or shape inputs, but no optimization profile has been defined.)")
+                        "(Network has dynamic or shape inputs, but no optimization profile has been defined.)")
                     return None
                 if given:
                     lo, opt, hi = given[0]

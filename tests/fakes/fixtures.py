@@ -1,6 +1,6 @@
 """Fixtures that install the doubles; test modules import the ones they use.
 
-`gpu` puts the fake pycuda in sys.modules; `trt` adds a tensorrt double of the style the
+`gpu` puts the fake pycuda (driver and compiler) in sys.modules; `trt` adds a tensorrt double of the style the
 test is parametrised with (default "10"); `build` runs `trt-viewer build` in-process.
 """
 
@@ -22,6 +22,7 @@ def gpu(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGpu]:
     fake = FakeGpu()
     monkeypatch.setitem(sys.modules, "pycuda", fake.package)
     monkeypatch.setitem(sys.modules, "pycuda.driver", fake.driver)
+    monkeypatch.setitem(sys.modules, "pycuda.compiler", fake.compiler)
     yield fake
 
 

@@ -1,12 +1,23 @@
-"""TensorRT backend: a serialised engine run with pycuda's pinned memory and one stream.
+"""TensorRT backend: a serialised engine run with pycuda's pinned memory.
 
-Per frame: the pinned input goes to the device asynchronously, execute_async_v3 runs on
-the same stream, the outputs come back asynchronously, and one synchronize() waits for all
-of it. Buffers are allocated once (again only when the input shape changes).
+Per frame: the pinned input goes to the device asynchronously, execute_async_v3 runs,
+the outputs come back asynchronously, and one synchronize (of the frame's last event)
+waits for all of it. Buffers are allocated once (again only when the input shape changes).
+
+Two frames can be in flight (lanes.py): submit() queues a frame and returns at once,
+collect() waits for the oldest one and returns its outputs, so the caller can decode frame
+N while frame N+1 is copied and computed. infer() is submit() then collect().
+
+GPU preprocessing (gpu_letterbox.py): allocate_frame() hands out page-locked buffers for
+raw frames; the raw frame goes to the device and one kernel letterboxes it straight into
+the engine's input buffer. Where the kernel cannot run (no nvcc), allocate_frame() gives
+None and the caller letterboxes on the CPU.
 
 Threading: the device's primary context is pushed in the thread that constructs the
-backend; infer(), allocate_input() and close() must run in that same thread (the GUI's
-inference QThread, the CLI's main thread). Buffers from allocate_input() are page-locked
+backend; every method that touches CUDA (allocate_input(), allocate_frame(), submit(),
+collect(), infer(), close()) must run in that same thread (the GUI's inference QThread,
+the CLI's main thread). Filling a buffer from allocate_input()/allocate_frame() is plain
+memory access and may happen in any thread (the reader's). Those buffers are page-locked
 memory that close() frees: stop writing into them before closing.
 """
 
@@ -14,6 +25,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,10 +34,14 @@ import numpy as np
 
 from trt_viewer.backends.base import Backend
 from trt_viewer.backends.trt import engine as eng
-from trt_viewer.backends.trt.cuda import BufferSet, CudaContext, cuda_failure, free_pinned, pinned_empty
+from trt_viewer.backends.trt.cuda import CudaContext, cuda_failure, free_pinned, pinned_empty
+from trt_viewer.backends.trt.frame_buffer import DEFAULT_CAPACITY, FrameBuffer, FrameCopier, copy_threads, write_combined
+from trt_viewer.backends.trt.gpu_letterbox import GpuLetterbox, GpuLetterboxUnavailable
+from trt_viewer.backends.trt.lanes import Lane, Streams, Ticket
 from trt_viewer.backends.trt.log import TrtMessages, create_logger, first_line
 from trt_viewer.backends.trt.modules import import_pycuda, require_tensorrt
 from trt_viewer.backends.trt.plan import read_engine_file
+from trt_viewer.core.preprocess import CURRENT, Preset
 from trt_viewer.errors import InputError, RunError
 
 if TYPE_CHECKING:
@@ -36,7 +53,8 @@ LOGGER = logging.getLogger(__name__)
 class TensorRTBackend(Backend):
     name = "tensorrt"
 
-    def __init__(self, path: Path, input_size: tuple[int, int] | None = None, device: int = 0) -> None:
+    def __init__(self, path: Path, input_size: tuple[int, int] | None = None, device: int = 0,
+                 lanes: int = 2) -> None:
         self.path = Path(path)
         self.version = require_tensorrt()
         import tensorrt as trt
@@ -44,9 +62,19 @@ class TensorRTBackend(Backend):
         cuda = import_pycuda()
         file = read_engine_file(self.path)
         self.metadata = dict(file.metadata)
+        self.lanes = max(1, int(lanes))  # frames that may be in flight (submitted, not collected)
+        # When set, collect() also reads the frame's CUDA events into last_timings.
+        self.gpu_timing = False
+        self.last_timings: dict[str, float] = {}  # seconds, of the last collected frame
         self._closed = False
         self._handed_out: list[np.ndarray] = []
-        self._buffers: BufferSet | None = None
+        self._frames_out: list[FrameBuffer] = []
+        self._lanes: list[Lane] = []
+        self._in_flight: deque[Ticket] = deque()
+        self._submitted = 0
+        self._letterbox: GpuLetterbox | None = None
+        self._letterbox_error: str | None = None
+        self._copier: FrameCopier | None = None
         self._ctx = CudaContext(cuda, device)
         try:
             self._messages = TrtMessages()
@@ -56,7 +84,7 @@ class TensorRTBackend(Backend):
             self._tensors = eng.io_tensors(self._engine)
             self._input = eng.one_image_input(self._tensors, self.path.name)
             self._context = self._create_context()
-            self._stream = cuda.Stream()
+            self._streams = Streams(cuda)
             shape = eng.choose_input_shape(self._input, self.path.name, input_size, file.input_hw)
             self._apply_input_shape(shape)
         except BaseException:
@@ -82,7 +110,7 @@ class TensorRTBackend(Backend):
         return context
 
     def _apply_input_shape(self, shape: eng.Shape) -> None:
-        """Set the input shape, read the output shapes it gives, and (re)allocate buffers."""
+        """Set the input shape, read the output shapes it gives, and (re)allocate the lanes."""
         name = self._input.name
         with self._messages.capturing():
             if not self._context.set_input_shape(name, shape):
@@ -97,9 +125,8 @@ class TensorRTBackend(Backend):
                 )
             shapes[t.name] = (actual, t.dtype)
         self._free_buffers()
-        self._buffers = BufferSet(self._ctx, shapes)
-        for t in self._tensors:
-            self._context.set_tensor_address(t.name, self._buffers[t.name].address)
+        for _ in range(self.lanes):
+            self._lanes.append(Lane(self._ctx, shapes))
         self._shape = shape
         self.inputs = [self._input.spec()]
         self.outputs = [t.spec(shapes[t.name][0]) for t in self._tensors if not t.is_input]
@@ -126,7 +153,37 @@ class TensorRTBackend(Backend):
         self._handed_out.append(buf)
         return buf
 
-    def _source(self, image: np.ndarray) -> np.ndarray:
+    @property
+    def gpu_letterbox_note(self) -> str | None:
+        """Why GPU preprocessing is off here (None: it runs, or was not tried yet)."""
+        return self._letterbox_error
+
+    def allocate_frame(self) -> FrameBuffer | None:
+        """A page-locked buffer for one raw frame, letterboxed on the GPU by submit();
+        None where the kernel cannot run (gpu_letterbox_note says why): letterbox on the
+        CPU into allocate_input() buffers then. Valid until close()."""
+        self._check_usable("allocate_frame()")
+        if self._letterbox is None:
+            if self._letterbox_error is not None:
+                return None
+            try:
+                self._letterbox = GpuLetterbox(self._ctx.cuda, self._input.dtype, self._ctx.device.compute_capability())
+            except GpuLetterboxUnavailable as exc:
+                self._letterbox_error = str(exc)
+                LOGGER.info("GPU preprocessing is off: %s; letterboxing on the CPU", exc)
+                return None
+        for frame in self._frames_out:
+            # As in allocate_input(): reuse what only this list (and getrefcount) holds.
+            if sys.getrefcount(frame) <= 3:
+                return frame
+        if self._copier is None:
+            self._copier = FrameCopier(copy_threads())
+        host = pinned_empty(self._ctx, (DEFAULT_CAPACITY,), np.dtype(np.uint8), write_combined())
+        frame = FrameBuffer(host, self._copier)
+        self._frames_out.append(frame)
+        return frame
+
+    def _source(self, image: np.ndarray, lane: Lane) -> np.ndarray:
         """Pinned memory holding `image`: the image itself when it is one of our buffers."""
         if image.shape != self._shape:
             raise InputError(f"infer() got an image of shape {list(image.shape)}; the engine takes {list(self._shape)}")
@@ -135,8 +192,7 @@ class TensorRTBackend(Backend):
             for buf in self._handed_out:
                 if buf.ctypes.data == address and buf.shape == image.shape:
                     return image
-        assert self._buffers is not None
-        staging = self._buffers[self._input.name].host
+        staging = lane[self._input.name].host
         try:
             np.copyto(staging, image, casting="same_kind")
         except TypeError:
@@ -147,31 +203,128 @@ class TensorRTBackend(Backend):
 
     def infer(self, image: np.ndarray) -> dict[str, np.ndarray]:
         """Run one image; the returned arrays are copies the caller may keep."""
-        self._check_usable("infer()")
-        image = np.asarray(image)
-        if image.ndim == 4 and image.shape[:2] == (1, 3) and tuple(image.shape) != self._shape:
-            self._reshape(image.shape[2], image.shape[3])
-        if self._buffers is None:
+        self._check_idle("infer()")
+        return self.collect(self.submit(image))
+
+    def infer_frame(self, frame: FrameBuffer, preset: Preset = CURRENT) -> dict[str, np.ndarray]:
+        """Letterbox a raw frame on the GPU and run it."""
+        self._check_idle("infer_frame()")
+        return self.collect(self.submit(frame, preset))
+
+    def submit(self, image: np.ndarray | FrameBuffer, preset: Preset = CURRENT) -> Ticket:
+        """Queue one frame (an input tensor, or a raw frame from allocate_frame() to be
+        letterboxed with `preset`) and return at once; collect() gives its outputs. The
+        buffer must not be written again until then (its copy to the device may be running)."""
+        self._check_usable("submit()")
+        if len(self._in_flight) >= self.lanes:
+            raise RunError(f"{self.lanes} frames are already in flight: collect() one first")
+        t0 = time.perf_counter()
+        frame = isinstance(image, FrameBuffer)
+        if not frame:
+            image = np.asarray(image)
+            if image.ndim == 4 and image.shape[:2] == (1, 3) and tuple(image.shape) != self._shape:
+                self._check_idle("a new input shape")
+                self._reshape(image.shape[2], image.shape[3])
+        if not self._lanes:
             raise RunError(f"{self.path.name} has no I/O buffers after a failed resize; reopen it")
-        source = self._source(image)
-        cuda, stream, bufs = self._ctx.cuda, self._stream, self._buffers
+        lane = self._lanes[self._submitted % len(self._lanes)]
+        ticket = Ticket(self._submitted, lane, frame, timed=self.gpu_timing)
+        cuda, streams, ev = self._ctx.cuda, self._streams, lane.events
         try:
-            cuda.memcpy_htod_async(bufs[self._input.name].device, source, stream)
+            if ticket.timed:
+                ev["upload_start"].record(streams.upload)
+            if isinstance(image, FrameBuffer):
+                self._upload_frame(lane, image, preset, ticket.timed)
+            else:
+                cuda.memcpy_htod_async(lane[self._input.name].device, self._source(image, lane), streams.upload)
+            ev["uploaded"].record(streams.upload)
+            streams.compute.wait_for_event(ev["uploaded"])
+            for t in self._tensors:  # this lane's buffers; TensorRT reads them at enqueue
+                self._context.set_tensor_address(t.name, lane[t.name].address)
+            if ticket.timed:
+                ev["compute_start"].record(streams.compute)
             with self._messages.capturing():
-                ok = self._context.execute_async_v3(stream.handle)
+                t_exec = time.perf_counter()
+                ok = self._context.execute_async_v3(streams.compute.handle)
+                ticket.execute_s = time.perf_counter() - t_exec
                 if not ok:
-                    stream.synchronize()
+                    streams.synchronize()
                     raise RunError(f"TensorRT could not run {self.path.name}: {self._messages.reason()}")
+            ev["computed"].record(streams.compute)
+            streams.download.wait_for_event(ev["computed"])
+            if ticket.timed:
+                ev["download_start"].record(streams.download)
             for spec in self.outputs:
-                cuda.memcpy_dtoh_async(bufs[spec.name].host, bufs[spec.name].device, stream)
-            stream.synchronize()
+                cuda.memcpy_dtoh_async(lane[spec.name].host, lane[spec.name].device, streams.download)
+            ev["done"].record(streams.download)
         except cuda.Error as exc:
             raise cuda_failure(self._ctx, exc, f"while running {self.path.name}") from None
-        return {spec.name: bufs[spec.name].host.copy() for spec in self.outputs}
+        self._submitted += 1
+        self._in_flight.append(ticket)
+        ticket.enqueue_s = time.perf_counter() - t0
+        return ticket
+
+    def _upload_frame(self, lane: Lane, frame: FrameBuffer, preset: Preset, timed: bool) -> None:
+        if self._letterbox is None:
+            raise RunError("submit() got a raw frame, but GPU preprocessing is off: use allocate_input()")
+        if frame.pending is not None:  # too large for its buffer: grow it here, in the CUDA thread
+            image = frame.pending
+            free_pinned([frame.host])
+            frame.host = pinned_empty(self._ctx, (image.size,), np.dtype(np.uint8), write_combined())
+            frame.fill(image)
+        if frame.shape is None:
+            raise RunError("submit() got an empty frame buffer")
+        h, w = frame.shape
+        raw = lane.raw_buffer(h * w * 3)
+        streams = self._streams
+        self._ctx.cuda.memcpy_htod_async(raw, frame.frame(), streams.upload)
+        if timed:
+            lane.events["copied"].record(streams.upload)
+        self._letterbox.launch(int(raw), (h, w), lane[self._input.name].address, self.input_hw, preset, streams.upload)
+
+    def collect(self, ticket: Ticket, copy: bool = True) -> dict[str, np.ndarray]:
+        """Wait for the oldest frame in flight (`ticket`) and return copies of its outputs.
+
+        copy=False returns the page-locked output buffers themselves: valid only until
+        `lanes` more frames have been submitted (their lane is reused then). The pipeline
+        decodes each frame before submitting the next, so it reads them in place."""
+        self._check_usable("collect()")
+        if not self._in_flight or self._in_flight[0] is not ticket:
+            raise RunError("collect() takes frames in the order they were submitted")
+        lane, t0 = ticket.lane, time.perf_counter()
+        try:
+            lane.events["done"].synchronize()
+            t1 = time.perf_counter()
+            outputs = {spec.name: lane[spec.name].host.copy() if copy else lane[spec.name].host
+                       for spec in self.outputs}
+            t2 = time.perf_counter()
+            timings = {"enqueue": ticket.enqueue_s, "wait": t1 - t0, "fetch": t2 - t1}
+            if ticket.timed:
+                timings["execute"] = ticket.execute_s  # host time inside execute_async_v3
+                timings.update(self._gpu_times(ticket))
+        except self._ctx.cuda.Error as exc:
+            raise cuda_failure(self._ctx, exc, f"while running {self.path.name}") from None
+        finally:
+            self._in_flight.popleft()
+        self.last_timings = timings
+        return outputs
+
+    @staticmethod
+    def _gpu_times(ticket: Ticket) -> dict[str, float]:
+        """Seconds between the frame's events: its copies, its letterbox kernel, its compute."""
+        ev = ticket.lane.events
+        times = {
+            "h2d": ev["upload_start"].time_till(ev["copied"] if ticket.gpu_letterbox else ev["uploaded"]),
+            "compute": ev["compute_start"].time_till(ev["computed"]),
+            "d2h": ev["download_start"].time_till(ev["done"]),
+        }
+        if ticket.gpu_letterbox:
+            times["gpu_letterbox"] = ev["copied"].time_till(ev["uploaded"])
+        return {k: v / 1e3 for k, v in times.items()}
 
     def _reshape(self, h: int, w: int) -> None:
         shape = eng.choose_input_shape(self._input, self.path.name, (h, w))
-        self._stream.synchronize()
+        self._streams.synchronize()
         self._apply_input_shape(shape)
 
     def describe(self) -> dict[str, Any]:
@@ -181,6 +334,7 @@ class TensorRTBackend(Backend):
             device=self._ctx.device_name,
             device_memory_mb=round(eng.device_memory_size(self._engine) / (1 << 20), 1),
             profiles=[p.describe() for p in self._input.profiles],
+            lanes=self.lanes,
         )
         return info
 
@@ -191,10 +345,20 @@ class TensorRTBackend(Backend):
             raise RunError(f"{what} on a closed TensorRT backend")
         self._ctx.check_thread(what)
 
+    def _check_idle(self, what: str) -> None:
+        if self._in_flight:
+            raise RunError(f"{what} with {len(self._in_flight)} frame(s) in flight: collect() them first")
+
     def _free_buffers(self) -> None:
-        if self._buffers is not None:
-            buffers, self._buffers = self._buffers, None
-            buffers.free()
+        lanes, self._lanes = self._lanes, []
+        errors: list[BaseException] = []
+        for lane in lanes:
+            try:
+                lane.free()
+            except Exception as exc:  # keep freeing the rest
+                errors.append(exc)
+        if errors:
+            raise errors[0]
 
     def close(self) -> None:
         if self._closed:
@@ -204,17 +368,31 @@ class TensorRTBackend(Backend):
         if errors:
             raise RunError(f"closing the TensorRT backend: {first_line(errors[0])}")
 
+    def _stop_copier(self) -> None:
+        copier, self._copier = self._copier, None
+        if copier is not None:
+            copier.close()
+
+    def _unload_letterbox(self) -> None:
+        letterbox, self._letterbox = self._letterbox, None
+        if letterbox is not None:
+            letterbox.close()
+
     def _release(self) -> list[BaseException]:
         """Give back everything, in the opening thread, with the context still current."""
         self._closed = True
         errors: list[BaseException] = []
-        stream = self.__dict__.pop("_stream", None)
-        if stream is not None:
+        streams = self.__dict__.pop("_streams", None)
+        if streams is not None:
             try:
-                stream.synchronize()  # nothing may still be copying into what is freed next
+                streams.synchronize()  # nothing may still be copying into what is freed next
             except Exception as exc:
                 errors.append(exc)
-        for step in (self._free_buffers, lambda: free_pinned(self._handed_out)):
+        self._in_flight.clear()
+        frames = [f.host for f in self._frames_out]
+        self._frames_out.clear()
+        for step in (self._free_buffers, lambda: free_pinned(self._handed_out), lambda: free_pinned(frames),
+                     self._unload_letterbox, self._stop_copier):
             try:
                 step()
             except Exception as exc:  # keep releasing; the first failure is reported
@@ -223,7 +401,7 @@ class TensorRTBackend(Backend):
         # must happen while the context is current: context, engine, runtime, in order.
         for attr in ("_context", "_engine", "_runtime"):
             self.__dict__.pop(attr, None)
-        del stream
+        del streams
         try:
             self._ctx.close()
         except Exception as exc:

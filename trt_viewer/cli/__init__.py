@@ -82,10 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_lazy("trt_viewer.cli.run", "run_command"))
 
     # Imported here: they take helpers from this module, which is complete by now.
-    from trt_viewer.cli import build, inspect
+    from trt_viewer.cli import bench, build, inspect
 
+    bench.add_gpu_preprocess_option(run)
     build.add_parser(sub)
     inspect.add_parser(sub)
+    bench.add_parser(sub)
     return parser
 
 

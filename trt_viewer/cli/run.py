@@ -38,7 +38,8 @@ def detector_from_args(backend: Any, args: argparse.Namespace) -> Detector:
         raise InputError(f"class names file {names_file} does not exist")
     config = PostprocessConfig(conf=args.conf, nms=args.nms, agnostic=args.agnostic, max_det=args.max_det)
     return Detector(
-        backend, preset=args.preprocess, layout=args.layout, config=config, names_file=names_file
+        backend, preset=args.preprocess, layout=args.layout, config=config, names_file=names_file,
+        gpu_preprocess=getattr(args, "gpu_preprocess", None),
     )
 
 

@@ -65,14 +65,14 @@ def fit_size(image_wh: tuple[int, int], box_wh: tuple[int, int]) -> tuple[int, i
 def to_qimage(bgr: np.ndarray, box_wh: tuple[int, int] | None = None, dpr: float = 1.0) -> QImage:
     """A QImage that owns its pixels, scaled to fit box_wh (device pixels).
 
-    Scaling here, in the worker, with INTER_AREA keeps the picture sharp and leaves the
-    GUI thread a 1:1 blit; RGB32 is the format Qt paints without converting.
+    Scaling here, in the worker, leaves the GUI thread a 1:1 blit; RGB32 is the format Qt
+    paints without converting. INTER_LINEAR, not INTER_AREA: for the usual 1-2x shrink of a
+    video frame it looks the same and costs a fifth (0.9 against 4.4 ms for 1080p).
     """
     if box_wh is not None:
         w, h = fit_size((bgr.shape[1], bgr.shape[0]), box_wh)
         if (w, h) != (bgr.shape[1], bgr.shape[0]):
-            shrinking = w < bgr.shape[1]
-            bgr = cv2.resize(bgr, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+            bgr = cv2.resize(bgr, (w, h), interpolation=cv2.INTER_LINEAR)
     h, w = bgr.shape[:2]
     image = QImage(w, h, QImage.Format.Format_RGB32)
     # RGB32 is 0xffRRGGBB per pixel, i.e. bytes B, G, R, 255 in memory (little-endian),

@@ -3,6 +3,9 @@
 - modules:    importing tensorrt and pycuda, with one line saying what is missing
 - log:        TensorRT's logger into Python logging, and the reasons behind its failures
 - cuda:       the device's primary context and the pinned/device buffers of one engine
+- lanes:      two frames in flight: per-frame buffers and events, three streams
+- gpu_letterbox: the letterbox as one CUDA kernel (compiled once per process with nvcc)
+- frame_buffer: page-locked buffers for raw frames, filled by the reader thread
 - plan:       engine files, with or without an Ultralytics-style metadata prefix
 - engine:     deserialising an engine and reading its I/O tensors and profiles
 - onnx_model: what an ONNX file declares, without TensorRT

@@ -93,9 +93,9 @@ class TensorBuffer:
 class BufferSet:
     """A pinned host buffer and a device buffer for each I/O tensor, for one set of shapes.
 
-    Allocated once; the engine's tensor addresses point at these device buffers. A new set
-    is made only when an input shape changes. (A second set would let a later frame's copies
-    overlap this one's compute.)
+    Allocated once; the engine's tensor addresses point at these device buffers while a
+    frame of this set runs. The backend keeps one set per frame in flight (lanes.py); new
+    sets are made only when an input shape changes.
     """
 
     def __init__(self, ctx: CudaContext, shapes: dict[str, tuple[tuple[int, ...], np.dtype]]) -> None:
@@ -137,9 +137,11 @@ class BufferSet:
             raise RunError(f"CUDA error while freeing buffers: {first_line(errors[0])}")
 
 
-def pinned_empty(ctx: CudaContext, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+def pinned_empty(ctx: CudaContext, shape: tuple[int, ...], dtype: np.dtype, write_combined: bool = False) -> np.ndarray:
+    """Page-locked host memory; write-combined for buffers the CPU only writes and the GPU reads."""
+    flags = int(ctx.cuda.host_alloc_flags.WRITECOMBINED) if write_combined else 0
     try:
-        return ctx.cuda.pagelocked_empty(shape, dtype)  # type: ignore[no-any-return]
+        return ctx.cuda.pagelocked_empty(shape, dtype, mem_flags=flags)  # type: ignore[no-any-return]
     except ctx.cuda.MemoryError:
         raise RunError(f"out of page-locked host memory for a {shape} {np.dtype(dtype).name} buffer") from None
 

@@ -1,0 +1,84 @@
+"""Python emulations of trt_viewer's CUDA kernels, for the fake GPU (fake_pycuda.py).
+
+Each emulation does, in numpy, the arithmetic its kernel does, reading and writing the
+fake device memory; a launch with the wrong arguments fails here as it would misbehave
+there. The GPU tests (test_gpu_speed.py) compare the real kernel with these emulations
+and with the CPU letterbox, so an emulation that drifts from its kernel is caught.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+PAD = 114
+F32 = np.float32
+
+
+def _source_of(count: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """cv::resize INTER_LINEAR: source index (floor) and fraction per output column/row."""
+    d = np.arange(count, dtype=np.float64)
+    f = ((d + 0.5) * scale - 0.5).astype(F32)  # double, then rounded to float
+    s = np.floor(f).astype(np.int64)
+    return s, (f - s.astype(F32)).astype(F32)
+
+
+def _weights(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # saturate_cast<short>(w * 2048): round half to even
+    return np.rint((F32(1) - f) * F32(2048)).astype(np.int64), np.rint(f * F32(2048)).astype(np.int64)
+
+
+def resize_linear(image: np.ndarray, new_h: int, new_w: int, scale_x: float, scale_y: float) -> np.ndarray:
+    h, w = image.shape[:2]
+    sx, fx = _source_of(new_w, scale_x)
+    low, high = sx < 0, sx >= w - 1
+    fx[low], sx[low] = 0, 0
+    fx[high], sx[high] = 0, w - 1
+    sx1 = np.minimum(sx + 1, w - 1)
+    a0, a1 = _weights(fx)
+    sy, fy = _source_of(new_h, scale_y)
+    b0, b1 = _weights(fy)
+    y0, y1 = np.clip(sy, 0, h - 1), np.clip(sy + 1, 0, h - 1)
+    src = image.astype(np.int64)
+    h0 = src[y0][:, sx] * a0[None, :, None] + src[y0][:, sx1] * a1[None, :, None]
+    h1 = src[y1][:, sx] * a0[None, :, None] + src[y1][:, sx1] * a1[None, :, None]
+    v = (((h0 >> 4) * b0[:, None, None]) >> 16) + (((h1 >> 4) * b1[:, None, None]) >> 16)
+    return np.clip((v + 2) >> 2, 0, 255)
+
+
+def _letterbox(dtype: Any) -> Callable[..., None]:
+    dtype = np.dtype(dtype)
+
+    def emulate(gpu: Any, grid: tuple[int, ...], block: tuple[int, ...], args: tuple[Any, ...]) -> None:
+        src, dst, scale_x, scale_y, s0, s1, s2, t0, t1, t2 = args[:10]
+        src_h, src_w, new_h, new_w, out_h, out_w, rgb, norm = (int(a) for a in args[10:])
+        if grid[0] * block[0] < out_w or grid[1] * block[1] < out_h:
+            raise AssertionError("the launch grid does not cover the input canvas")
+        image = np.frombuffer(gpu.read(int(src), src_h * src_w * 3), np.uint8).reshape(src_h, src_w, 3)
+        canvas = np.full((out_h, out_w, 3), PAD, np.int64)
+        canvas[:new_h, :new_w] = resize_linear(image, new_h, new_w, float(scale_x), float(scale_y))
+        if rgb:
+            canvas = canvas[:, :, ::-1]
+        planes = canvas.transpose(2, 0, 1).astype(F32)
+        out = np.empty((3, out_h, out_w), dtype)
+        for c, (s, t) in enumerate(((s0, t0), (s1, t1), (s2, t2))):
+            if dtype.kind == "f" and norm:
+                p = (planes[c] * F32(s)).astype(dtype)  # rounded to the dtype after each step
+                out[c] = (p.astype(F32) + F32(t)).astype(dtype)
+            elif dtype == np.int8:
+                out[c] = planes[c].astype(np.uint8).view(np.int8)
+            else:
+                out[c] = planes[c].astype(dtype)
+        gpu.write(int(dst), out.tobytes())
+
+    return emulate
+
+
+KERNELS: dict[str, Callable[..., None]] = {
+    "letterbox_f32": _letterbox(np.float32),
+    "letterbox_f16": _letterbox(np.float16),
+    "letterbox_u8": _letterbox(np.uint8),
+    "letterbox_i8": _letterbox(np.int8),
+}

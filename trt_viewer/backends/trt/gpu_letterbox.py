@@ -1,0 +1,225 @@
+"""The YOLOX letterbox as one CUDA kernel: raw BGR uint8 frame in, model input out.
+
+One thread per pixel of the model's input canvas does what core/preprocess.letterbox does
+on the CPU: the bilinear resize, the 114 padding (image pasted at the top-left), the
+channel order, the legacy normalisation, HWC to CHW and the input's dtype, writing straight
+into the engine's input device buffer.
+
+The resize is cv2.resize's INTER_LINEAR for uint8, bit for bit where OpenCV takes its
+usual path: the same source coordinates ((d + 0.5) * scale - 0.5, in double then float),
+the same 11-bit fixed-point weights, and the vertical pass as OpenCV's SIMD code rounds it
+(((h0 >> 4) * b0 >> 16) + ((h1 >> 4) * b1 >> 16) + 2) >> 2. Float arithmetic uses
+explicit round-to-nearest intrinsics so nvcc cannot fuse it into FMAs that round
+differently, and the normalisation rounds as numpy does (float16 after each operation).
+
+The kernel is compiled with nvcc (through pycuda) once per process and GPU architecture;
+each backend loads the compiled image into its own context. Without nvcc the compile fails
+and the backend letterboxes on the CPU (GpuLetterboxUnavailable says why).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from typing import Any
+
+import numpy as np
+
+from trt_viewer.backends.trt.log import first_line
+from trt_viewer.core.preprocess import CURRENT, PAD_VALUE, Preset, letterbox_ratio
+
+KERNELS = {
+    np.dtype(np.float32): "letterbox_f32",
+    np.dtype(np.float16): "letterbox_f16",
+    np.dtype(np.uint8): "letterbox_u8",
+    np.dtype(np.int8): "letterbox_i8",
+}
+# Launch arguments, pointers first, then doubles, floats and ints, so no padding is needed.
+ARG_FORMAT = "PPddffffff" + "i" * 8
+BLOCK = (32, 8, 1)
+
+SOURCE = r"""
+#define PAD @PAD@
+
+// Float16 conversions through PTX, so no CUDA header is needed.
+__device__ __forceinline__ unsigned short f2h(float f) {
+    unsigned short h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+}
+__device__ __forceinline__ float h2f(unsigned short h) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+}
+
+// Where each output value goes and how it is normalised (as numpy does it on the CPU).
+__device__ __forceinline__ void put(float* p, float v, float s, float t, int norm) {
+    *p = norm ? __fadd_rn(__fmul_rn(v, s), t) : v;
+}
+__device__ __forceinline__ void put(unsigned short* p, float v, float s, float t, int norm) {
+    // numpy computes float16 in float32 and rounds to float16 after each operation.
+    *p = norm ? f2h(__fadd_rn(h2f(f2h(__fmul_rn(v, s))), t)) : f2h(v);
+}
+__device__ __forceinline__ void put(unsigned char* p, float v, float, float, int) {
+    *p = (unsigned char)v;
+}
+__device__ __forceinline__ void put(signed char* p, float v, float, float, int) {
+    *p = (signed char)(unsigned char)v;  // wraps above 127, as numpy's assignment does
+}
+
+// cv::resize INTER_LINEAR: the source coordinate of an output column or row, split into
+// its integer part and fraction.
+__device__ __forceinline__ void source_of(int d, double scale, int& s, float& f) {
+    f = __double2float_rn(__dsub_rn(__dmul_rn((double)d + 0.5, scale), 0.5));
+    s = __float2int_rd(f);
+    f = __fsub_rn(f, (float)s);
+}
+
+template <typename T>
+__device__ void letterbox(const unsigned char* __restrict__ src, T* __restrict__ dst,
+                          double scale_x, double scale_y,
+                          float s0, float s1, float s2, float t0, float t1, float t2,
+                          int src_h, int src_w, int new_h, int new_w, int out_h, int out_w,
+                          int rgb, int norm) {
+    const int x = blockIdx.x * blockDim.x + threadIdx.x;
+    const int y = blockIdx.y * blockDim.y + threadIdx.y;
+    if (x >= out_w || y >= out_h) return;
+    int bgr[3] = {PAD, PAD, PAD};
+    if (x < new_w && y < new_h) {
+        int sx, sy;
+        float fx, fy;
+        source_of(x, scale_x, sx, fx);
+        if (sx < 0) { fx = 0.f; sx = 0; }
+        if (sx >= src_w - 1) { fx = 0.f; sx = src_w - 1; }
+        const int sx1 = min(sx + 1, src_w - 1);
+        const int a0 = __float2int_rn(__fmul_rn(__fsub_rn(1.f, fx), 2048.f));
+        const int a1 = __float2int_rn(__fmul_rn(fx, 2048.f));
+        source_of(y, scale_y, sy, fy);
+        const int b0 = __float2int_rn(__fmul_rn(__fsub_rn(1.f, fy), 2048.f));
+        const int b1 = __float2int_rn(__fmul_rn(fy, 2048.f));
+        const int y0 = min(max(sy, 0), src_h - 1);
+        const int y1 = min(max(sy + 1, 0), src_h - 1);
+        const unsigned char* r0 = src + (size_t)y0 * src_w * 3;
+        const unsigned char* r1 = src + (size_t)y1 * src_w * 3;
+        #pragma unroll
+        for (int c = 0; c < 3; ++c) {
+            const int h0 = r0[sx * 3 + c] * a0 + r0[sx1 * 3 + c] * a1;
+            const int h1 = r1[sx * 3 + c] * a0 + r1[sx1 * 3 + c] * a1;
+            const int v = ((((h0 >> 4) * b0) >> 16) + (((h1 >> 4) * b1) >> 16) + 2) >> 2;
+            bgr[c] = min(max(v, 0), 255);
+        }
+    }
+    const size_t plane = (size_t)out_h * out_w;
+    const size_t at = (size_t)y * out_w + x;
+    const float s[3] = {s0, s1, s2};
+    const float t[3] = {t0, t1, t2};
+    #pragma unroll
+    for (int c = 0; c < 3; ++c) {
+        const int from = rgb ? 2 - c : c;
+        put(dst + c * plane + at, (float)bgr[from], s[c], t[c], norm);
+    }
+}
+
+// One entry point per input dtype (float16 is written as its 16 bits).
+#define ARGS(T) const unsigned char* src, T* dst, double scale_x, double scale_y, float s0, \
+    float s1, float s2, float t0, float t1, float t2, int src_h, int src_w, int new_h, int new_w, \
+    int out_h, int out_w, int rgb, int norm
+#define CALL letterbox(src, dst, scale_x, scale_y, s0, s1, s2, t0, t1, t2, src_h, src_w, new_h, \
+    new_w, out_h, out_w, rgb, norm)
+extern "C" __global__ void letterbox_f32(ARGS(float)) { CALL; }
+extern "C" __global__ void letterbox_f16(ARGS(unsigned short)) { CALL; }
+extern "C" __global__ void letterbox_u8(ARGS(unsigned char)) { CALL; }
+extern "C" __global__ void letterbox_i8(ARGS(signed char)) { CALL; }
+""".replace("@PAD@", str(PAD_VALUE))
+
+_lock = threading.Lock()
+_compiled: dict[str, bytes | str] = {}  # arch -> cubin, or why it could not be compiled
+
+
+class GpuLetterboxUnavailable(Exception):
+    """The kernel cannot run here (no nvcc, an input dtype it has no version for...)."""
+
+
+def find_nvcc() -> str:
+    """nvcc on PATH, else in the CUDA toolkit the usual variables or /usr/local/cuda name."""
+    found = shutil.which("nvcc")
+    if found:
+        return found
+    for root in (os.environ.get(v) for v in ("CUDA_ROOT", "CUDA_HOME", "CUDA_PATH")):
+        if root and os.path.isfile(os.path.join(root, "bin", "nvcc")):
+            return os.path.join(root, "bin", "nvcc")
+    default = "/usr/local/cuda/bin/nvcc"
+    return default if os.path.isfile(default) else "nvcc"
+
+
+def _explain(exc: BaseException) -> str:
+    text = first_line(exc)
+    if isinstance(exc, OSError) and ("No such file" in text or "not found" in text):
+        return "nvcc (the CUDA toolkit) was not found"
+    return f"the kernel did not compile ({text})"
+
+
+def compiled(arch: str) -> bytes:
+    """The kernel compiled for `arch` (e.g. sm_90): nvcc runs once per process and arch,
+    and a failure is remembered too, so it is not retried for every backend."""
+    with _lock:
+        if arch not in _compiled:
+            try:
+                from pycuda import compiler
+
+                _compiled[arch] = compiler.compile(SOURCE, nvcc=find_nvcc(), no_extern_c=True, arch=arch)
+            except Exception as exc:  # nvcc missing or failing: OSError, CompileError...
+                _compiled[arch] = _explain(exc)
+        result = _compiled[arch]
+    if isinstance(result, str):
+        raise GpuLetterboxUnavailable(result)
+    return result
+
+
+def geometry(src_hw: tuple[int, int], out_hw: tuple[int, int]) -> tuple[float, int, int]:
+    """The letterbox ratio and resized (h, w), exactly as the CPU letterbox computes them."""
+    r = letterbox_ratio(src_hw, out_hw)
+    return r, int(src_hw[0] * r), int(src_hw[1] * r)
+
+
+class GpuLetterbox:
+    """The kernel for one input dtype, loaded in the current (the backend's) context."""
+
+    def __init__(self, cuda: Any, dtype: np.dtype, compute_capability: tuple[int, int]) -> None:
+        self.dtype = np.dtype(dtype)
+        name = KERNELS.get(self.dtype)
+        if name is None:
+            raise GpuLetterboxUnavailable(f"no GPU letterbox for {self.dtype.name} inputs")
+        cubin = compiled("sm_%d%d" % compute_capability)
+        try:
+            self._module = cuda.module_from_buffer(cubin)
+            self._function = self._module.get_function(name).prepare(ARG_FORMAT)
+        except cuda.Error as exc:
+            raise GpuLetterboxUnavailable(f"the kernel did not load ({first_line(exc)})") from None
+
+    def launch(self, src: int, src_hw: tuple[int, int], dst: int, out_hw: tuple[int, int],
+               preset: Preset, stream: Any) -> None:
+        """Queue the letterbox of the raw frame at `src` into the input at `dst` on `stream`."""
+        normalise = preset is not CURRENT
+        if normalise and self.dtype.kind in "ui":  # the CPU letterbox refuses this too
+            raise ValueError(f"the {preset.name} preset needs a float input, the model takes {self.dtype}")
+        (h, w), (out_h, out_w) = src_hw, out_hw
+        _, new_h, new_w = geometry(src_hw, out_hw)
+        if new_h <= 0 or new_w <= 0:
+            raise ValueError(f"a {w}x{h} frame letterboxes to nothing at {out_w}x{out_h}")
+        # The scalars as numpy rounds them for this dtype (a python float meets float16 as float16).
+        kind = np.float16 if self.dtype == np.float16 else np.float32
+        scale = [float(kind(v)) for v in preset.scale]
+        shift = [float(kind(v)) for v in preset.shift]
+        grid = ((out_w + BLOCK[0] - 1) // BLOCK[0], (out_h + BLOCK[1] - 1) // BLOCK[1], 1)
+        self._function.prepared_async_call(
+            grid, BLOCK, stream, int(src), int(dst), 1.0 / (new_w / w), 1.0 / (new_h / h),
+            *scale, *shift, h, w, new_h, new_w, out_h, out_w, int(preset.rgb), int(normalise),
+        )
+
+    def close(self) -> None:
+        """Unload the module; call with the context still current."""
+        self.__dict__.pop("_function", None)
+        self.__dict__.pop("_module", None)

@@ -1,0 +1,153 @@
+"""The three ways of running a model over frames, each timing every stage of every frame.
+
+- model alone: back-to-back inference on inputs letterboxed beforehand (the ceiling);
+- sequential: read, letterbox, infer, decode + per-class NMS, draw (and QImage), one after
+  another in one thread, as the YOLOX demos do;
+- pipeline: trt_viewer's own: core.pipeline.Pipeline (reader thread, in-order inference,
+  frames in flight on TensorRT) with drawing in a BackgroundSink, as `trt-viewer run` does.
+
+All three use the same opened backend and Detector, so they differ only in how the work
+is arranged. Times are seconds; the first `warmup` frames run but are not recorded.
+`draw=False` leaves drawing (and the QImage) out of the sequential loop and the pipeline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from trt_viewer.core import preprocess
+from trt_viewer.core.detector import Detector
+from trt_viewer.core.drawing import draw_detections
+from trt_viewer.core.pipeline import BackgroundSink, Pipeline, Result
+from trt_viewer.core.sources import Source
+
+Display = Callable[[np.ndarray], Any]
+
+
+@dataclass
+class Run:
+    mode: str
+    frames: int = 0
+    seconds: float = 0.0
+    samples: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def _show(detector: Detector, image: np.ndarray, result: Any, display: Display | None) -> dict[str, float]:
+    """Draw on the frame itself, as `trt-viewer run` and the YOLOX demos do (the viewer
+    draws on a copy: one more frame copy), and convert it for Qt, timing both."""
+    t0 = time.perf_counter()
+    annotated = draw_detections(image, result, detector.names)
+    t1 = time.perf_counter()
+    times = {"draw": t1 - t0}
+    if display is not None:
+        display(annotated)
+        times["qimage"] = time.perf_counter() - t1
+    return times
+
+
+def model_alone(detector: Detector, images: list[np.ndarray], frames: int, warmup: int) -> Run:
+    """Inference only, on input tensors letterboxed (on the CPU) before the clock starts."""
+    backend = detector.backend
+    buffers = []
+    for image in images[:4]:
+        buf = backend.allocate_input()
+        preprocess.letterbox(image, detector.input_hw, buf, detector.preset)
+        buffers.append(buf)
+    run = Run("model")
+    for i in range(warmup):
+        backend.infer(buffers[i % len(buffers)])
+    start = time.perf_counter()
+    for i in range(frames):
+        t0 = time.perf_counter()
+        backend.infer(buffers[i % len(buffers)])
+        sample = {"infer": time.perf_counter() - t0}
+        sample.update(detector.last_timings)
+        run.samples.append(sample)
+    run.seconds = time.perf_counter() - start
+    run.frames = frames
+    return run
+
+
+def sequential(detector: Detector, source: Source, frames: int, warmup: int, display: Display | None,
+               draw: bool = True) -> Run:
+    """One frame at a time, every stage in this thread."""
+    run = Run("sequential")
+    buffer = detector.allocate_input()  # a raw-frame buffer where the GPU letterboxes
+    start = time.perf_counter()
+    try:
+        for n in range(warmup + frames):
+            if n == warmup:
+                start = time.perf_counter()
+            t0 = time.perf_counter()
+            frame = source.read()
+            if frame is None:
+                break
+            t1 = time.perf_counter()
+            ratio = detector.preprocess(frame.image, buffer)
+            t2 = time.perf_counter()
+            outputs = detector.infer(buffer)
+            t3 = time.perf_counter()
+            found = detector.postprocess(outputs, ratio, frame.image.shape[:2])
+            t4 = time.perf_counter()
+            sample = {"read": t1 - t0, "preprocess": t2 - t1, "infer": t3 - t2, "postprocess": t4 - t3}
+            sample.update(detector.last_timings)
+            if draw:
+                sample.update(_show(detector, frame.image, found, display))
+            if n >= warmup:
+                run.samples.append(sample)
+    finally:
+        source.close()
+    run.seconds = time.perf_counter() - start
+    run.frames = len(run.samples)
+    return run
+
+
+class _Shower:
+    """The sink's work: draw and convert each result, keeping the times by frame."""
+
+    def __init__(self, detector: Detector, display: Display | None) -> None:
+        self.detector = detector
+        self.display = display
+        self.times: dict[int, dict[str, float]] = {}
+
+    def __call__(self, result: Result) -> None:
+        self.times[result.frame.index] = _show(self.detector, result.frame.image, result.detections, self.display)
+
+
+def pipeline(detector: Detector, source: Source, frames: int, warmup: int, display: Display | None,
+             draw: bool = True) -> Run:
+    """trt_viewer's pipeline, with the drawing in a background sink as `run` does it."""
+    run = Run("pipeline")
+    shower = _Shower(detector, display)
+    sink: BackgroundSink[Result] = BackgroundSink(shower if draw else lambda result: None)
+    pipe = Pipeline(source, detector)
+    recorded: list[Result] = []
+    start = time.perf_counter()
+    try:
+        for n, result in enumerate(pipe):
+            if n == warmup:
+                start = time.perf_counter()
+            if n >= warmup:
+                recorded.append(result)
+            sink.put(result)
+            if n + 1 >= warmup + frames:
+                break
+    finally:
+        pipe.stop()
+        sink.close()  # every recorded frame is drawn before the clock stops
+    run.seconds = time.perf_counter() - start
+    for result in recorded:
+        sample = dict(result.timings)
+        sample.update(shower.times.get(result.frame.index, {}))
+        run.samples.append(sample)
+    run.frames = len(recorded)
+    return run

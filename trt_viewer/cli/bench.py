@@ -1,0 +1,94 @@
+"""`trt-viewer bench --model M --source S`: the model alone, the sequential loop and the
+trt_viewer pipeline, measured in one run (see trt_viewer/bench).
+
+Importing this module is cheap (argparse only); the measuring code loads when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+DESCRIPTION = (
+    "Measure, in interleaved rounds of one run, the model alone (inference on inputs "
+    "letterboxed beforehand), the classic sequential loop (read, letterbox, infer, decode, "
+    "NMS, draw, one after another) and the trt_viewer pipeline (reader thread, frames in "
+    "flight on TensorRT, drawing in the background). Reports FPS, per-stage p50/p95 times "
+    "(GPU times from CUDA events on TensorRT) and the ratios between the three."
+)
+
+
+def add_gpu_preprocess_option(p: argparse.ArgumentParser) -> None:
+    """--gpu-preprocess / --no-gpu-preprocess, for `bench` and `run` alike."""
+    p.add_argument(
+        "--gpu-preprocess", action=argparse.BooleanOptionalAction, default=None,
+        help="letterbox on the GPU with a CUDA kernel (TensorRT; default: where nvcc can build "
+        "it, else on the CPU)",
+    )
+
+
+def _frame_size(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive size")
+    return value
+
+
+def add_parser(sub: Any) -> argparse.ArgumentParser:
+    """Register `bench` on the subparsers of the `trt-viewer` parser."""
+    from trt_viewer.cli import _positive, add_detection_options  # cli/__init__ is complete by now
+
+    p: argparse.ArgumentParser = sub.add_parser(
+        "bench", help="measure the model alone, the sequential loop and the pipeline", description=DESCRIPTION
+    )
+    p.add_argument("--model", required=True, help="model file (.onnx, .engine, .plan, .trt)")
+    p.add_argument("--source", required=True, help="video file, image or folder of images")
+    p.add_argument("--frames", type=_positive, default=300, help="frames measured per mode and round (default 300)")
+    p.add_argument("--rounds", type=_positive, default=3, help="interleaved rounds (default 3)")
+    p.add_argument("--warmup", type=int, default=10, help="frames run before the clock starts (default 10)")
+    p.add_argument("--modes", default="model,sequential,pipeline",
+                   help="which to measure, comma-separated (default model,sequential,pipeline)")
+    p.add_argument("--in-memory", action="store_true",
+                   help="decode a few frames first and serve them from memory (measures trt_viewer, not the decoder)")
+    p.add_argument("--frame-size", type=_frame_size, nargs=2, metavar=("W", "H"),
+                   help="resize the frames to W x H first, e.g. 1920 1080 (implies --in-memory)")
+    add_gpu_preprocess_option(p)
+    p.add_argument("--no-qimage", action="store_true", help="leave out the QImage conversion stage")
+    p.add_argument("--no-draw", action="store_true", help="leave out drawing (and the QImage conversion)")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
+    add_detection_options(p)
+    p.set_defaults(func=bench_command)
+    return p
+
+
+def bench_command(args: argparse.Namespace) -> int:
+    from trt_viewer.bench.report import format_text
+    from trt_viewer.bench.run import BenchOptions, run_bench
+    from trt_viewer.core.yolox import PostprocessConfig
+
+    opts = BenchOptions(
+        model=args.model,
+        source=args.source,
+        frames=args.frames,
+        rounds=args.rounds,
+        warmup=args.warmup,
+        in_memory=args.in_memory,
+        frame_size=tuple(args.frame_size) if args.frame_size else None,
+        gpu_preprocess=args.gpu_preprocess,
+        modes=tuple(m.strip() for m in args.modes.split(",") if m.strip()),
+        qimage=not args.no_qimage,
+        draw=not args.no_draw,
+        input_size=tuple(args.input_size) if args.input_size else None,
+        preset=args.preprocess,
+        layout=args.layout,
+        names_file=args.names,
+        config=PostprocessConfig(conf=args.conf, nms=args.nms, agnostic=args.agnostic, max_det=args.max_det),
+    )
+    report = run_bench(opts, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    if args.json:
+        print(json.dumps(report), flush=True)
+    else:
+        print(format_text(report), flush=True)
+    return 0
