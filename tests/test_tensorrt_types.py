@@ -19,7 +19,7 @@ CHECKED = [
     "trt_viewer/cli/build.py",
     "trt_viewer/cli/inspect.py",
 ]
-# The same settings as the [tool.mypy] section in docs/TENSORRT.md, plus where the mended
+# The same settings as the mypy overrides in pyproject.toml (README: mypy settings), plus where the mended
 # stubs are: the test does not depend on pyproject.toml having that section yet.
 CONFIG = """\
 [mypy]
