@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from trt_viewer import demo
+from trt_viewer.demo import scenes
 from trt_viewer.demo.scenes import (
     BALL,
     BOX,
@@ -178,3 +179,41 @@ def test_shipped_model_is_shaped_like_an_official_yolox_export():
     assert [o.name for o in graph.output] == ["output"]
     assert dims(graph.output[0]) == [1, 3549, 5 + len(CLASS_NAMES)]
     assert demo.demo_names() == list(CLASS_NAMES)
+
+
+@pytest.mark.parametrize("kind", scenes.DECOY_KINDS)
+def test_hard_negatives_are_drawn_whole_inside_the_frame(kind):
+    # A solid shape cut by the frame edge would look like the labelled part of a partly
+    # visible object (a blob like a ball's cap, a triangle like a star's point).
+    rng = np.random.default_rng(1)
+    for w, h in ((320, 240), (240, 320), (96, 64)):
+        img = np.zeros((h, w, 3), np.float32)
+        for _ in range(60):
+            scenes._draw_decoy(rng, img, kind, min(w, h))
+        inner = int(scenes.EDGE_MARGIN) - 1
+        border = np.ones((h, w), bool)
+        border[inner:h - inner, inner:w - inner] = False
+        assert img.max() > 0 and img[border].max() == 0
+
+
+def test_low_contrast_patches_keep_the_backdrop_and_change_it_a_little():
+    rng = np.random.default_rng(2)
+    base = np.full((200, 300, 3), 150.0, np.float32)
+    base[:, ::7] = 60.0  # a texture the patch must keep
+    hi = scenes.PATCH_CONTRAST[1] + 0.04 + 1e-3
+    for _ in range(20):  # each patch's outline is a step of at most `hi` over what lies under it
+        img = base.copy()
+        scenes._draw_texture(rng, img, "patch", 200)
+        ratio = img / base
+        assert (ratio != 1).any() and np.abs(ratio - 1).max() <= hi
+    # Objects stand out from their backdrop by more than a patch ever does.
+    assert scenes._luma((150 * (1 + hi),) * 3) - scenes._luma((150.0,) * 3) < 45
+
+
+def test_clutter_draws_every_kind_and_only_texture_reaches_the_edge():
+    rng = np.random.default_rng(3)
+    kinds = [scenes.CLUTTER_KINDS[k] for k in rng.choice(len(scenes.CLUTTER_KINDS), 2000, p=scenes.CLUTTER_P)]
+    assert set(kinds) == set(scenes.CLUTTER_KINDS)
+    assert set(scenes.TEXTURE_KINDS) | set(scenes.DECOY_KINDS) == set(scenes.CLUTTER_KINDS)
+    assert all(scenes.CLUTTER_LAYER[d] > scenes.CLUTTER_LAYER[t]
+               for d in scenes.DECOY_KINDS for t in scenes.TEXTURE_KINDS)

@@ -288,8 +288,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--conf", type=float, default=0.001, help="score threshold for mAP")
     p.add_argument("--nms", type=float, default=0.45)
     p.add_argument("--clip-conf", type=float, default=0.3, help="score threshold for clip recall / precision")
-    p.add_argument("--clip-seeds", default="31337,4242,777", help="comma-separated; one 1280x720 clip each")
-    p.add_argument("--clip-frames", type=int, default=300)
+    p.add_argument("--clip-seeds", default=",".join(str(s) for s in range(100, 110)),
+                   help="comma-separated; one 1280x720 clip each (training never uses clip seeds below 2**20)")
+    p.add_argument("--clip-frames", type=int, default=150)
     p.add_argument("--demo-video", action="store_true",
                    help="also score the demo video as written to the cache (mp4 compression included)")
     p.add_argument("--pycocotools", action="store_true", help="cross-check mAP with pycocotools")

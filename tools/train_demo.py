@@ -42,6 +42,9 @@ INPUT = 416
 PAD = 114
 MAX_LABELS = 40
 TRAIN_DOMAIN = 0  # seeds (TRAIN_DOMAIN, seed, ...); eval and the demo clip use others
+# Training clips take seeds from [CLIP_SEED_MIN, 2**31); smaller clip seeds (the eval's
+# 100 to 109, the tests', the demo video's 90210) are never trained on.
+CLIP_SEED_MIN = 1 << 20
 
 # --- data --------------------------------------------------------------------------
 
@@ -118,7 +121,7 @@ class SceneStream(IterableDataset):
             if rng.random() < self.clip_share:
                 if left == 0:
                     w, h = random_size(rng)
-                    clip = SceneVideo(int(rng.integers(1 << 31)), w, h, n_frames=900, fps=30.0,
+                    clip = SceneVideo(int(rng.integers(CLIP_SEED_MIN, 1 << 31)), w, h, n_frames=900, fps=30.0,
                                       concurrent=float(rng.uniform(3, 10)))
                     left = 40
                 left -= 1
@@ -300,8 +303,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=0.01 / 64, help="per image, as YOLOX's basic_lr_per_img")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--reuse", type=int, default=2, help="variants (flips) trained from each generated scene")
+    p.add_argument("--clip-share", type=float, default=0.3,
+                   help="share of training images that are frames of moving clips (the rest are stills)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--resume", type=Path, help="continue from a last.pt (weights, EMA, optimizer)")
+    p.add_argument("--fresh-ema", action="store_true",
+                   help="with --resume: restart the EMA's warm-up from the resumed weights, so the exported "
+                        "average holds nothing from before this run")
+    p.add_argument("--max-seconds", type=float, default=0.0,
+                   help="hard stop: past this many seconds since start, end the loop early and still save and "
+                        "export (a guard for a wall-clock limit; the schedule is not shortened)")
     p.add_argument("--format", choices=sorted(FORMATS) + ["auto"], default="auto",
                    help="GPU precision / memory layout; auto times each first (about 90 s of cuDNN tuning)")
     p.add_argument("--log-every", type=int, default=50)
@@ -397,6 +408,7 @@ def train_step(model: YOLOX, opt: torch.optim.Optimizer, ema: EMA, images: torch
 
 
 def main(argv: list[str] | None = None) -> int:
+    started = time.time()
     args = parse_args(argv)
     if not args.iters and not args.minutes:
         raise SystemExit("give --iters or --minutes")
@@ -415,14 +427,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume:
         ck = torch.load(args.resume, map_location=device)
         model.load_state_dict(ck["model"])
-        ema.model.load_state_dict(ck["ema"])
-        ema.updates = ck["ema_updates"]
+        ema.model.load_state_dict(ck["model"] if args.fresh_ema else ck["ema"])
+        ema.updates = 0 if args.fresh_ema else ck["ema_updates"]
         opt.load_state_dict(ck["opt"])
         start = ck["step"]
         total = start + args.iters if args.iters else 0
         log(f"resumed from {args.resume} at step {start}")
 
-    loader = DataLoader(SceneStream(args.seed + start, reuse=args.reuse), batch_size=args.batch,
+    loader = DataLoader(SceneStream(args.seed + start, reuse=args.reuse, clip_share=args.clip_share),
+                        batch_size=args.batch,
                         num_workers=args.workers, pin_memory=cuda, persistent_workers=args.workers > 0,
                         prefetch_factor=2 if args.workers > 0 else None)
     batches = iter(loader)  # workers start filling while the formats are timed
@@ -463,6 +476,9 @@ def main(argv: list[str] | None = None) -> int:
                 f" lr {lr:.4f} {(step - start) * args.batch / elapsed:.0f} img/s, "
                 f"waiting for data {100 * waited / elapsed:.0f}% of the time")
         if total and step >= total:
+            break
+        if args.max_seconds and time.time() - started > args.max_seconds:
+            log(f"stopping early at step {step}/{total or '?'}: past --max-seconds {args.max_seconds:.0f}")
             break
     log(f"trained {step - start} steps ({(step - start) * args.batch} images) in {time.time() - t0:.0f} s")
     save(args.out / "last.pt", model, ema, opt, step, total)
