@@ -3,6 +3,7 @@
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from conftest import moving_square_frames
@@ -129,7 +130,7 @@ def test_buffers_are_reused_not_reallocated(detector):
 
     detector.allocate_input = counting
     list(Pipeline(ListSource(moving_square_frames(50)), detector, depth=2))
-    assert len(made) == 4  # the pool, not one per frame
+    assert len(made) == 2 + 1 + detector.lanes  # the pool (depth, one filling, in flight), not one per frame
 
 
 def test_background_sink_keeps_order_and_reports_errors():
@@ -153,3 +154,25 @@ def test_background_sink_keeps_order_and_reports_errors():
             time.sleep(0.001)
         sink.close()
     assert got == [0, 1, 2]
+
+
+def test_onnxruntime_lanes_give_the_same_results_in_order(models, square_video, monkeypatch):
+    with open_backend(models["raw"]) as backend:
+        assert backend.lanes == 2  # a CPU of two or more cores
+        det = Detector(backend)
+        overlapped = [(r.frame.index, r.detections.boxes.tolist()) for r in Pipeline(open_source(str(square_video)), det)]
+        buf = det.allocate_input()
+        frames = [f for f in moving_square_frames(24)]
+        tickets = []
+        for f in frames[:2]:
+            det.preprocess(f, buf)
+            tickets.append(backend.submit(buf.copy()))
+        direct = [backend.collect(t)["output"] for t in tickets]
+        for f, out in zip(frames[:2], direct):
+            det.preprocess(f, buf)
+            np.testing.assert_array_equal(out, backend.infer(buf)["output"])
+    monkeypatch.setenv("TRT_VIEWER_ORT_LANES", "1")
+    with open_backend(models["raw"]) as backend:
+        assert backend.lanes == 1
+        one = [(r.frame.index, r.detections.boxes.tolist()) for r in Pipeline(open_source(str(square_video)), Detector(backend))]
+    assert overlapped == one and [i for i, _ in one] == list(range(24))

@@ -56,6 +56,7 @@ class Backend:
             "model": str(self.path),
             "precision": self.precision,
             "input_size": list(self.input_hw),
+            "lanes": int(getattr(self, "lanes", 1)),  # frames the pipeline keeps in flight
             "inputs": [s.describe() for s in self.inputs],
             "outputs": [s.describe() for s in self.outputs],
         }
