@@ -196,6 +196,30 @@ def test_hard_negatives_are_drawn_whole_inside_the_frame(kind):
         assert img.max() > 0 and img[border].max() == 0
 
 
+def test_hard_negatives_never_overlap_and_blobs_are_never_box_like():
+    # A triangle partly covered by another is four-sided, like a box; a chunky blob looks
+    # like a rounded box. Hard negatives keep clear of one another, blobs stay elongated.
+    rng = np.random.default_rng(4)
+    for _ in range(40):
+        img = np.zeros((240, 320, 3), np.float32)
+        taken: list[tuple[float, float, float]] = []
+        for kind in rng.choice(scenes.DECOY_KINDS, 12):
+            scenes._draw_decoy(rng, img, str(kind), 240, taken)
+        assert taken
+        for i, (x, y, r) in enumerate(taken):
+            for x2, y2, r2 in taken[i + 1:]:
+                assert np.hypot(x - x2, y - y2) > r + r2 + scenes.DECOY_GAP
+    for _ in range(200):
+        pts = scenes._blob_points(rng, 200.0, 200.0, float(rng.uniform(5, 60)))
+        if pts is None:
+            continue
+        (_, _), (w, h), _ = cv2.minAreaRect(pts.astype(np.float32))
+        assert min(w, h) / max(w, h) <= scenes.BLOB_MAX_ASPECT < 0.55  # boxes: 0.55 to 1
+        assert cv2.contourArea(pts.astype(np.float32)) / (w * h) <= scenes.BLOB_MAX_FILL
+    square = (np.array([[0, 0], [40, 0], [40, 15], [0, 15]]) * scenes.ONE).astype(np.int32)
+    assert not scenes.blob_outline_ok(square)
+
+
 def test_low_contrast_patches_keep_the_backdrop_and_change_it_a_little():
     rng = np.random.default_rng(2)
     base = np.full((200, 300, 3), 150.0, np.float32)

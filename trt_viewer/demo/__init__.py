@@ -24,7 +24,7 @@ ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 PACKAGED_ASSETS = Path(__file__).resolve().parent / "assets"
 
 # Bump VIDEO_VERSION whenever the generator's output changes, so stale caches are redone.
-VIDEO_VERSION = 2
+VIDEO_VERSION = 3
 VIDEO_SEED = 90210  # training draws from other seeds, so the clip is footage it never saw
 VIDEO_SIZE = (1280, 720)
 VIDEO_FPS = 30

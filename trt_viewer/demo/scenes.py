@@ -177,9 +177,11 @@ def _base_background(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
 #     object_color).
 #   hard negatives: solid, high-contrast shapes that are none of the classes seen whole
 #     (triangles, crosses, thin ellipses, lumpy elongated blobs), never cut by the frame
-#     edge (at least EDGE_MARGIN inside it) nor by texture. They may overlap one another,
-#     which can still make a part of one look like an object (a triangle cut by another
-#     is four-sided): a known gap, see tools/README.md.
+#     edge (at least EDGE_MARGIN inside it) nor by texture, and never overlapping one
+#     another (a triangle cut by another is four-sided, like a box): each keeps a disc of
+#     DECOY_GAP around it free of the others. Blobs are more elongated than any box
+#     (outline aspect at most BLOB_MAX_ASPECT, where boxes are 0.55 to 1) and never
+#     near-rectangular (area at most BLOB_MAX_FILL of their tightest rectangle).
 TEXTURE_KINDS = ("stroke", "arc", "scribble", "patch")
 DECOY_KINDS = ("triangle", "cross", "ellipse", "blob")
 CLUTTER_KINDS = TEXTURE_KINDS + DECOY_KINDS
@@ -188,6 +190,9 @@ CLUTTER_LAYER = {"patch": 0, "stroke": 1, "arc": 1, "scribble": 1, "triangle": 2
 PATCH_CONTRAST = (0.07, 0.17)  # brightness change of a low-contrast patch (at most about 40 in
 # luma, where objects differ from their backdrop by more than 45 or by 110 in a channel)
 EDGE_MARGIN = 3.0  # pixels between a hard negative and the frame edge
+DECOY_GAP = 4.0  # pixels between the discs of two hard negatives
+BLOB_MAX_ASPECT = 0.45  # short / long side of a blob's tightest rectangle (boxes: 0.55 to 1)
+BLOB_MAX_FILL = 0.84  # blob area / its tightest rectangle's (an ellipse: 0.785, a box: 1)
 
 
 def _local_color(img: np.ndarray, x: float, y: float) -> np.ndarray:
@@ -249,18 +254,50 @@ def _draw_texture(rng: np.random.Generator, img: np.ndarray, kind: str, scale: f
         cv2.polylines(img, [_fixed(steps * ONE)], False, c, int(rng.integers(1, 4)), cv2.LINE_AA, SHIFT)
 
 
-def _draw_decoy(rng: np.random.Generator, img: np.ndarray, kind: str, scale: float) -> None:
+def blob_outline_ok(pts: np.ndarray) -> bool:
+    """True when a blob outline (fixed-point, as drawn) can pass for no box: elongated
+    beyond any box's aspect and far from rectangular."""
+    (_, _), (rw, rh), _ = cv2.minAreaRect(pts.astype(np.float32))
+    if min(rw, rh) <= 0:
+        return False
+    fill = cv2.contourArea(pts.astype(np.float32)) / (rw * rh)
+    return min(rw, rh) / max(rw, rh) <= BLOB_MAX_ASPECT and fill <= BLOB_MAX_FILL
+
+
+def _blob_points(rng: np.random.Generator, x: float, y: float, r: float) -> np.ndarray | None:
+    for _ in range(8):
+        pts = _lumpy_points(rng, x, y, r, rng.uniform(0.22, 0.4))
+        if blob_outline_ok(pts):
+            return pts
+    return None
+
+
+def _draw_decoy(rng: np.random.Generator, img: np.ndarray, kind: str, scale: float,
+                taken: list[tuple[float, float, float]] | None = None) -> None:
+    """One hard negative, whole inside the frame; `taken` holds the discs (x, y, r) of
+    those already drawn, which it keeps clear of, and gets this one's disc added."""
     h, w = img.shape[:2]
     r = float(math.exp(rng.uniform(math.log(0.025), math.log(0.15))) * scale)
     r = min(r, (min(w, h) - 2 * EDGE_MARGIN - 2) / 2)
     if r < 3:
         return
-    # The whole shape lies within r of its centre: keep that disc inside the frame.
-    x = rng.uniform(r + EDGE_MARGIN, w - r - EDGE_MARGIN)
-    y = rng.uniform(r + EDGE_MARGIN, h - r - EDGE_MARGIN)
+    # The whole shape lies within r of its centre: keep that disc inside the frame and
+    # clear of the other hard negatives' discs.
+    taken = [] if taken is None else taken
+    for _ in range(10):
+        x = rng.uniform(r + EDGE_MARGIN, w - r - EDGE_MARGIN)
+        y = rng.uniform(r + EDGE_MARGIN, h - r - EDGE_MARGIN)
+        if all(math.hypot(x - tx, y - ty) > r + tr + DECOY_GAP for tx, ty, tr in taken):
+            break
+    else:
+        return
     c = (object_color(rng, _local_color(img, x, y)) if rng.random() < 0.6
          else tuple(float(v) for v in _bg_color(rng)))
     a = rng.uniform(0, 2 * math.pi)
+    blob = _blob_points(rng, x, y, r) if kind == "blob" else None
+    if kind == "blob" and blob is None:
+        return
+    taken.append((x, y, r))
     if kind == "triangle":
         # Corners at irregular angles: from equilateral to lopsided.
         angles = a + np.array([0.0, rng.uniform(1.6, 2.6), rng.uniform(3.7, 4.7)])
@@ -277,8 +314,8 @@ def _draw_decoy(rng: np.random.Generator, img: np.ndarray, kind: str, scale: flo
     elif kind == "ellipse":  # too elongated to pass for a ball, ring or box
         axes = (int(r * ONE), int(r * rng.uniform(0.12, 0.35) * ONE))
         cv2.ellipse(img, (int(x * ONE), int(y * ONE)), axes, math.degrees(a), 0, 360, c, -1, cv2.LINE_AA, SHIFT)
-    else:  # blob: lumpy and elongated, so not a disc
-        cv2.fillPoly(img, [_lumpy_points(rng, x, y, r, rng.uniform(0.4, 0.7))], c, cv2.LINE_AA, SHIFT)
+    elif blob is not None:  # blob: lumpy and more elongated than any box, so neither a disc nor a box
+        cv2.fillPoly(img, [blob], c, cv2.LINE_AA, SHIFT)
 
 
 def _clutter(rng: np.random.Generator, img: np.ndarray, count: int) -> None:
@@ -286,9 +323,10 @@ def _clutter(rng: np.random.Generator, img: np.ndarray, count: int) -> None:
     then the hard negatives on top, so that no texture cuts a hard negative into parts."""
     scale = min(img.shape[:2])
     kinds = [CLUTTER_KINDS[k] for k in rng.choice(len(CLUTTER_KINDS), size=count, p=CLUTTER_P)]
+    taken: list[tuple[float, float, float]] = []
     for kind in sorted(kinds, key=CLUTTER_LAYER.__getitem__):
         if kind in DECOY_KINDS:
-            _draw_decoy(rng, img, kind, scale)
+            _draw_decoy(rng, img, kind, scale, taken)
         else:
             _draw_texture(rng, img, kind, scale)
 
