@@ -91,24 +91,29 @@ def read_image(path: Path) -> np.ndarray:
 class ImageFilesSource(Source):
     """One image or a folder of images, in natural order."""
 
-    def __init__(self, spec: str, paths: list[Path]) -> None:
+    def __init__(self, spec: str, paths: list[Path], first: np.ndarray | None = None) -> None:
         super().__init__(spec)
         self.paths = paths
         self.length = len(paths)
         self.seekable = True
         self._next = 0
+        self._first = first  # already decoded to check it at open: not decoded twice
 
     def read(self) -> Frame | None:
         if self._next >= len(self.paths):
             return None
         path = self.paths[self._next]
-        frame = Frame(self._next, read_image(path), path.name, 0.0)
+        image, self._first = self._first, None
+        if image is None:
+            image = read_image(path)
+        frame = Frame(self._next, image, path.name, 0.0)
         self._next += 1
         self.frames_read += 1
         return frame
 
     def seek(self, index: int) -> None:
         self._next = max(0, min(index, len(self.paths)))
+        self._first = None
 
 
 def _natural_key(path: Path) -> list[object]:
@@ -217,8 +222,7 @@ def open_source(spec: str) -> Source:
     if not os.access(path, os.R_OK):
         raise InputError(f"source {spec} is not readable")
     if path.suffix.lower() in IMAGE_EXTENSIONS:
-        read_image(path)  # fail now, not in the reader thread
-        return ImageFilesSource(spec, [path])
+        return ImageFilesSource(spec, [path], first=read_image(path))  # fails now, not in the reader
     capture = _open_capture(str(path), cv2.CAP_ANY)
     if not capture.isOpened():
         raise InputError(f"cannot decode video {spec}: not a format OpenCV can read")
