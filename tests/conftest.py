@@ -26,6 +26,22 @@ def real_data() -> Path | None:
 
 
 @pytest.fixture(scope="session")
+def cuda():
+    """pycuda's driver module, initialised; skips where there is no pycuda or CUDA device."""
+    try:
+        import pycuda.driver as driver
+    except ImportError as exc:
+        pytest.skip(f"pycuda is not available: {exc}")
+    try:
+        driver.init()
+        if driver.Device.count() == 0:
+            pytest.skip("no CUDA device")
+    except driver.Error as exc:
+        pytest.skip(f"no usable CUDA device: {exc}")
+    return driver
+
+
+@pytest.fixture(scope="session")
 def data_dir() -> Path:
     path = real_data()
     if path is None:

@@ -5,7 +5,6 @@ check that each mode ran what it claims and that the report's arithmetic is righ
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ import numpy as np
 import pytest
 
 from fakes.fake_pycuda import FakeGpu
-from fakes.fixtures import build, gpu, trt, trt_style  # noqa: F401 - fixtures
+from fakes.fixtures import run_cli, build, gpu, trt, trt_style  # noqa: F401 - fixtures
 from trt_viewer.bench.loops import Run
 from trt_viewer.bench.report import derive, summarize
 from trt_viewer.backends.trt import gpu_letterbox
@@ -24,20 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def bench_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """`trt-viewer bench ARGV` in-process, wired as the lead wires it into the CLI."""
-    from trt_viewer.cli import bench
-    from trt_viewer.errors import TrtViewerError
-
-    parser = argparse.ArgumentParser(prog="trt-viewer")
-    bench.add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["bench", *argv])
-    try:
-        code = args.func(args)
-    except TrtViewerError as exc:
-        print(f"trt-viewer: error: {exc}", file=sys.stderr)
-        code = exc.exit_code
-    out, err = capsys.readouterr()
-    return code, out, err
+    """`trt-viewer bench ARGV` in-process."""
+    return run_cli(["bench", *argv], capsys)
 
 
 @pytest.fixture(autouse=True)

@@ -31,21 +31,6 @@ from trt_viewer.core.pipeline import Pipeline
 pytestmark = pytest.mark.gpu
 
 
-@pytest.fixture(scope="module")
-def cuda() -> Any:
-    try:
-        import pycuda.driver as driver
-    except ImportError as exc:
-        pytest.skip(f"pycuda is not available: {exc}")
-    try:
-        driver.init()
-        if driver.Device.count() == 0:
-            pytest.skip("no CUDA device")
-    except driver.Error as exc:
-        pytest.skip(f"no usable CUDA device: {exc}")
-    return driver
-
-
 @pytest.fixture
 def context(cuda: Any) -> Iterator[Any]:
     ctx = cuda.Device(0).retain_primary_context()

@@ -32,21 +32,6 @@ pytestmark = pytest.mark.gpu
 MIB = 1 << 20
 
 
-@pytest.fixture(scope="module")
-def cuda() -> Any:
-    try:
-        import pycuda.driver as driver
-    except ImportError as exc:
-        pytest.skip(f"pycuda is not available: {exc}")
-    try:
-        driver.init()
-        if driver.Device.count() == 0:
-            pytest.skip("no CUDA device")
-    except driver.Error as exc:
-        pytest.skip(f"no usable CUDA device: {exc}")
-    return driver
-
-
 @pytest.fixture
 def memory(cuda: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[RealCudaMemory]:
     """The stand-in tensorrt module, computing on this GPU's memory."""

@@ -39,23 +39,10 @@ def trt(gpu: FakeGpu, trt_style: str, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """`trt-viewer ARGV` in-process with the build/inspect subcommands wired as the lead will."""
-    import argparse
+    """`trt-viewer ARGV` in-process, through the real command line entry point."""
+    from trt_viewer.cli import main
 
-    from trt_viewer.cli import build as build_cli
-    from trt_viewer.cli import inspect as inspect_cli
-    from trt_viewer.errors import TrtViewerError
-
-    parser = argparse.ArgumentParser(prog="trt-viewer")
-    sub = parser.add_subparsers(dest="command")
-    build_cli.add_parser(sub)
-    inspect_cli.add_parser(sub)
-    args = parser.parse_args(argv)
-    try:
-        code = args.func(args)
-    except TrtViewerError as exc:
-        print(f"trt-viewer: error: {exc}", file=sys.stderr)
-        code = exc.exit_code
+    code = main(argv)
     out, err = capsys.readouterr()
     return code, out, err
 
