@@ -47,6 +47,9 @@ def test_the_report_counts_fps_ratios_and_the_derived_figures() -> None:
     assert [report["modes"][m]["fps"] for m in ("model", "sequential", "pipeline")] == [110.0, 60.0, 94.5]
     assert report["ratios"] == {"pipeline/sequential": round(94.5 / 60, 3), "pipeline/model": round(94.5 / 110, 3),
                                 "sequential/model": round(60 / 110, 3)}
+    assert [report["modes"][m]["fps_best"] for m in ("model", "sequential", "pipeline")] == [120.0, 70.0, 99.0]
+    assert report["ratios_best"] == {"pipeline/sequential": round(99 / 70, 3), "pipeline/model": round(99 / 120, 3),
+                                     "sequential/model": round(70 / 120, 3)}
     stages = report["modes"]["sequential"]["stages"]
     assert stages["host"]["p50_ms"] == pytest.approx(0.4 + 0.1 - 0.04 + 0.05 + 0.3)
     assert stages["outside_engine"]["p50_ms"] == pytest.approx(0.4 + 1.35 + 0.3 - 1.0)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import queue
 import re
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -91,10 +93,13 @@ class OnnxRuntimeBackend(Backend):
         self._input_hw = self._resolve_input_hw(input_size)
         self.provider = self.session.get_providers()[0]
         self._ort = ort
-        self.lanes = _lanes(self.provider)
-        self._lane_sessions: list[Any] = []
+        self.workers = _workers(self.provider)
+        # One frame more than workers in flight: a worker that finishes early finds the next
+        # frame already queued instead of idling until the older frame is collected in order.
+        self.lanes = self.workers + 1 if self.workers > 1 else 1
+        self._spare_sessions: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._local = threading.local()
         self._pool: ThreadPoolExecutor | None = None
-        self._next_lane = 0
 
     def _resolve_input_hw(self, requested: tuple[int, int] | None) -> tuple[int, int]:
         if len(self.inputs) != 1:
@@ -128,33 +133,36 @@ class OnnxRuntimeBackend(Backend):
         return self._run(self.session, image)
 
     def submit(self, image: np.ndarray) -> Future[dict[str, np.ndarray]]:
-        """Start one frame on a lane of its own; collect() gives its outputs.
+        """Start one frame on a worker of its own; collect() gives its outputs.
 
         A small model cannot keep all cores busy with one inference (on 2 cores YOLOX-Nano
         ran 134 FPS as two single-threaded sessions side by side, 115 as one session with
-        two threads), so the pipeline keeps `lanes` frames in flight, each on its own
-        session. The caller must not touch `image` until the frame is collected.
+        two threads), so each worker thread runs its own single-threaded session and the
+        pipeline keeps `lanes` frames in flight. The caller must not touch `image` until
+        the frame is collected.
         """
         if self._pool is None:
-            self._start_lanes()
+            self._start_workers()
         assert self._pool is not None
-        session = self._lane_sessions[self._next_lane % self.lanes]
-        self._next_lane += 1
-        return self._pool.submit(self._run, session, image)
+        return self._pool.submit(self._run_on_worker, image)
 
     def collect(self, ticket: Future[dict[str, np.ndarray]], copy: bool = True) -> dict[str, np.ndarray]:
         return ticket.result()  # ONNX Runtime returns fresh arrays: nothing to copy
 
-    def _start_lanes(self) -> None:
+    def _start_workers(self) -> None:
         options = self._ort.SessionOptions()
         options.log_severity_level = 3
-        options.intra_op_num_threads = max(1, (os.cpu_count() or 1) // self.lanes)
+        options.intra_op_num_threads = max(1, (os.cpu_count() or 1) // self.workers)
         providers = self.session.get_providers()
-        self._lane_sessions = [
-            self._ort.InferenceSession(str(self.path), options, providers=providers)
-            for _ in range(self.lanes)
-        ]
-        self._pool = ThreadPoolExecutor(self.lanes, thread_name_prefix="trt-viewer-ort")
+        for _ in range(self.workers):
+            self._spare_sessions.put(self._ort.InferenceSession(str(self.path), options, providers=providers))
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="trt-viewer-ort")
+
+    def _run_on_worker(self, image: np.ndarray) -> dict[str, np.ndarray]:
+        session = getattr(self._local, "session", None)
+        if session is None:  # this worker's first frame: it keeps one session for good
+            session = self._local.session = self._spare_sessions.get()
+        return self._run(session, image)
 
     def _run(self, session: Any, image: np.ndarray) -> dict[str, np.ndarray]:
         try:
@@ -168,13 +176,14 @@ class OnnxRuntimeBackend(Backend):
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-        self._lane_sessions = []
+        self._local = threading.local()
+        self._spare_sessions = queue.SimpleQueue()
         self.__dict__.pop("session", None)
 
 
-def _lanes(provider: str) -> int:
-    """Frames the pipeline keeps in flight: 2 on a CPU of 2 or more cores, else 1.
-    TRT_VIEWER_ORT_LANES overrides (1 turns it off)."""
+def _workers(provider: str) -> int:
+    """Inference threads, each with its own session: 2 on a CPU of 2 or more cores, else 1.
+    TRT_VIEWER_ORT_LANES overrides (1 turns frames in flight off)."""
     stated = os.environ.get("TRT_VIEWER_ORT_LANES", "").strip()
     if stated.isdigit() and int(stated) > 0:
         return int(stated)
