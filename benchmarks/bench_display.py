@@ -1,9 +1,9 @@
 """Display cost of one annotated 1080p frame: draw, convert to QImage, paint on screen.
 
-What the viewer does per frame, timed apart: the worker draws the detections on a copy of
-the frame (core.drawing) and converts it with trt_viewer.gui.frames.to_qimage, scaled to
-the view's size; the GUI thread sets it on the real VideoView, which paints it (repaint()
-paints and flushes the window at once). The goal: at most 3 ms p50 from annotated frame to
+What the viewer does per frame: the worker renders the frame with
+trt_viewer.gui.frames.render (scaled to the view's size, converted to RGB32 straight into a
+QImage, the boxes drawn there); the GUI thread sets it on the real VideoView, which paints
+it (repaint() paints and flushes the window at once). Timed apart: render, paint. The goal: at most 3 ms p50 from annotated frame to
 screen. Run it under Xvfb for a real X11 window (`xvfb-run -s "-screen 0 1920x1200x24"
 python benchmarks/bench_display.py`), or with QT_QPA_PLATFORM=offscreen.
 
@@ -59,9 +59,8 @@ def main() -> int:
 
     from PySide6.QtWidgets import QApplication
 
-    from trt_viewer.core.drawing import draw_detections
     from trt_viewer.core.names import COCO_CLASSES
-    from trt_viewer.gui.frames import to_qimage
+    from trt_viewer.gui.frames import render
     from trt_viewer.gui.view import VideoView
 
     images, found = frames_and_detections(args.model, args.source, args.frames)
@@ -73,20 +72,18 @@ def main() -> int:
     for _ in range(20):
         app.processEvents()
     width, height, ratio = view.device_size()
-    times: dict[str, list[float]] = {"draw": [], "qimage": [], "paint": [], "total": []}
+    times: dict[str, list[float]] = {"render": [], "paint": [], "total": []}
     for i in range(args.frames + 20):
         image, dets = images[i % len(images)], found[i % len(images)]
         t0 = time.perf_counter()
-        annotated = draw_detections(image.copy(), dets, COCO_CLASSES)
+        qimage = render(image, dets, COCO_CLASSES, (width, height), ratio)
         t1 = time.perf_counter()
-        qimage = to_qimage(annotated, (width, height), ratio)
-        t2 = time.perf_counter()
         view.set_image(qimage)
         view.repaint()  # paints and flushes now, as the event loop would on its next pass
-        t3 = time.perf_counter()
+        t2 = time.perf_counter()
         app.processEvents()
         if i >= 20:  # warm-up: fonts, backing store
-            for k, v in (("draw", t1 - t0), ("qimage", t2 - t1), ("paint", t3 - t2), ("total", t3 - t0)):
+            for k, v in (("render", t1 - t0), ("paint", t2 - t1), ("total", t2 - t0)):
                 times[k].append(v)
     from trt_viewer.bench.run import machine
 

@@ -13,9 +13,11 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from gui_fixtures import gui_model, gui_settings, gui_video  # noqa: E402,F401
+from trt_viewer.core.detections import Detections  # noqa: E402
+from trt_viewer.core.drawing import class_colour  # noqa: E402
 from trt_viewer.gui import files  # noqa: E402
 from trt_viewer.gui.cameras import linux_cameras  # noqa: E402
-from trt_viewer.gui.frames import LatestSlot, fit_size, to_qimage  # noqa: E402
+from trt_viewer.gui.frames import FramePacket, LatestSlot, fit_size, render  # noqa: E402
 from trt_viewer.gui.opening import open_cancellable  # noqa: E402
 from trt_viewer.gui.saving import output_path  # noqa: E402
 from trt_viewer.gui.transport import format_time  # noqa: E402
@@ -70,7 +72,7 @@ def test_qimage_owns_its_pixels_and_has_the_right_colours(qapp):
     bgr = np.zeros((40, 60, 3), np.uint8)
     bgr[:, :30] = (255, 0, 0)  # blue left half
     bgr[:, 30:] = (0, 0, 255)  # red right half
-    image = to_qimage(bgr, (120, 120), 2.0)
+    image = render(bgr, Detections.empty(), [], (120, 120), 2.0)
     del bgr
     gc.collect()
     assert (image.width(), image.height()) == (120, 80)
@@ -79,6 +81,28 @@ def test_qimage_owns_its_pixels_and_has_the_right_colours(qapp):
     assert image.pixelColor(115, 40).name() == "#ff0000"
     copy = image.copy()  # implicit sharing must not alias a freed numpy buffer
     assert copy.pixelColor(115, 40).name() == "#ff0000"
+
+
+def test_boxes_are_drawn_after_scaling_and_the_frame_is_left_alone(qapp):
+    frame = np.full((100, 200, 3), 60, np.uint8)
+    found = Detections(np.array([[100, 20, 180, 80]], np.float32), np.array([0.9], np.float32), np.array([2]))
+    image = render(frame, found, ["a", "b", "c"], (100, 100))
+    assert (image.width(), image.height()) == (100, 50)
+    pixels = np.frombuffer(image.constBits(), np.uint8).reshape(50, image.bytesPerLine())[:, :400].reshape(50, 100, 4)
+    colour = np.array(class_colour(2))
+
+    def near(row: np.ndarray) -> bool:  # the anti-aliased line is within a few levels of the colour
+        return bool(np.abs(row[:, :3].astype(int) - colour).max(axis=1).min() <= 40)
+
+    assert near(pixels[30, 49:52]) and near(pixels[30, 89:92])  # edges at x = 100 / 2 and 180 / 2
+    assert not near(pixels[30, 40:47]) and not near(pixels[30, 93:100])
+    assert (pixels[30, 60:80, :3] == 60).all()  # inside the box: the frame
+    assert (pixels[..., 3] == 255).all()  # RGB32 stays opaque where the boxes were drawn
+    assert (frame == 60).all()
+    packet = FramePacket(image, frame, ["a", "b", "c"], 0, "f", 0.0, found)
+    full = packet.annotated()
+    assert full.shape == frame.shape and near(full[50, 99:102]) and not near(full[50, 90:97])
+    assert (frame == 60).all()
 
 
 @pytest.mark.parametrize(("name", "kind"), [

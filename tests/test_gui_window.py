@@ -10,6 +10,7 @@ import threading
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import cv2  # noqa: E402
+import numpy as np  # noqa: E402
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDropEvent  # noqa: E402
 
@@ -17,6 +18,7 @@ from gui_fixtures import (  # noqa: E402,F401
     SCORE, CameraOpener, ScriptedCamera, gui_model, gui_settings, gui_video, make_window, square_frames,
     window,
 )
+from trt_viewer.core.drawing import class_colour  # noqa: E402
 from trt_viewer.gui.worker import Worker  # noqa: E402
 
 
@@ -230,6 +232,12 @@ def test_seek_step_and_step_back(qtbot, window, gui_model, gui_video):
     assert window.transport.duration.text() == "0:01"
 
 
+def boxes_drawn(image: np.ndarray) -> bool:
+    """Whether the class-0 box colour covers a box outline's worth of pixels."""
+    near = np.abs(image.astype(int) - np.array(class_colour(0))).max(axis=2) <= 40
+    return int(near.sum()) >= 30
+
+
 def test_snapshot_record_and_export(qtbot, window, gui_model, gui_video, gui_settings):
     window.actions_.loop.setChecked(True)
     play(qtbot, window, gui_model, gui_video)
@@ -238,6 +246,7 @@ def test_snapshot_record_and_export(qtbot, window, gui_model, gui_video, gui_set
     assert saved.args == [str(path)] and path.parent == gui_settings.output_dir()
     image = cv2.imread(str(path))
     assert image.shape == (64, 96, 3)
+    assert boxes_drawn(image)  # full size, with the detection drawn on it
 
     window.actions_.record.trigger()
     window.actions_.export.trigger()
@@ -254,7 +263,9 @@ def test_snapshot_record_and_export(qtbot, window, gui_model, gui_video, gui_set
     assert len(videos) == 1 and len(exports) == 1
     capture = cv2.VideoCapture(str(videos[0]))
     assert capture.get(cv2.CAP_PROP_FRAME_COUNT) >= 20
+    ok, recorded = capture.read()
     capture.release()
+    assert ok and recorded.shape == (64, 96, 3) and boxes_drawn(recorded)
     records = [json.loads(line) for line in exports[0].read_text().splitlines()]
     assert len(records) >= 20
     first = records[0]

@@ -81,30 +81,32 @@ def test_start_and_stop(qtbot, gui_model, gui_video):
 
 
 def test_backend_is_created_used_and_closed_in_the_worker_thread(qtbot, gui_model, gui_video):
-    threads: dict[str, set[int]] = {"open": set(), "infer": set(), "close": set()}
+    threads: dict[str, set[int]] = {"open": set(), "use": set(), "close": set()}
+    calls: list[str] = []
 
     def opener(path, input_size=None):
         threads["open"].add(threading.get_ident())
         backend = open_backend(path, input_size)
-        infer, close = backend.infer, backend.close
 
-        def traced_infer(image):
-            threads["infer"].add(threading.get_ident())
-            return infer(image)
+        def traced(name, method):
+            def call(*args, **kwargs):
+                threads["close" if name == "close" else "use"].add(threading.get_ident())
+                calls.append(name)
+                return method(*args, **kwargs)
+            return call
 
-        def traced_close():
-            threads["close"].add(threading.get_ident())
-            close()
-
-        backend.infer, backend.close = traced_infer, traced_close
+        for name in ("infer", "submit", "collect", "close"):
+            setattr(backend, name, traced(name, getattr(backend, name)))
         return backend
 
     worker, rec = start(qtbot, RunSpec(str(gui_model), str(gui_video)), backend_opener=opener)
     qtbot.waitUntil(lambda: len(rec.indices) >= 3, timeout=10000)
     finish(qtbot, worker, rec)
     assert len(threads["open"]) == 1
-    assert threads["open"] == threads["infer"] == threads["close"]
+    assert threads["open"] == threads["use"] == threads["close"]
     assert threading.get_ident() not in threads["open"]
+    # frames in flight through the backend's lanes, as in the headless pipeline
+    assert "submit" in calls and calls.count("submit") == calls.count("collect")
 
 
 def test_a_video_ends_then_plays_again_from_the_start(qtbot, gui_model, gui_video):
@@ -252,4 +254,32 @@ def test_step_and_seek_while_paused(qtbot, gui_model, gui_video):
     worker.step()
     qtbot.waitUntil(lambda: rec.indices == [0, 1, 20, 21], timeout=10000)
     assert rec.states[-1] == "paused"
+    finish(qtbot, worker, rec)
+
+
+def test_pause_and_seek_while_playing_with_frames_in_flight(qtbot, gui_model, long_video):
+    worker, rec = start(qtbot, RunSpec(str(gui_model), str(long_video), realtime=True))
+
+    def pause_after(count: int) -> int:
+        qtbot.waitUntil(lambda: len(rec.indices) >= count, timeout=10000)
+        worker.set_paused(True)
+        qtbot.waitUntil(lambda: rec.states[-1] == "paused", timeout=5000)
+        processed, last = worker.processed, rec.indices[-1]
+        qtbot.wait(300)
+        assert worker.processed == processed and rec.indices[-1] == last  # nothing after the pause
+        # A file never drops frames, so the frame on screen is the processed-th: the frames
+        # in flight when the pause came were shown, not thrown away.
+        assert last == processed - 1
+        return last
+
+    first = pause_after(10)
+    worker.set_paused(False)
+    pause_after(len(rec.indices) + 5)
+    assert rec.indices[-1] > first
+    worker.set_paused(False)
+    worker.seek(1000)
+    qtbot.waitUntil(lambda: rec.indices[-1] >= 1005, timeout=5000)
+    after = rec.indices[next(i for i, n in enumerate(rec.indices) if n >= 1000):]
+    assert after == sorted(after) and after[0] <= 1002  # nothing from before the seek comes late
+    assert rec.errors == []
     finish(qtbot, worker, rec)

@@ -6,10 +6,10 @@ writes into buffers from the backend (page-locked for TensorRT) taken from a sma
 so nothing is allocated per frame. Files are never dropped; live sources keep only the
 newest prepared frame and count the ones they replace.
 
-With a backend that keeps several frames in flight (TensorRT), Pipeline submits frame N+1
-before it collects and decodes frame N, so N+1's copy and compute on the GPU overlap N's
-postprocessing on the CPU; results still come out in source order, and every backend call
-still happens in the caller's thread.
+With a backend that keeps several frames in flight (TensorRT, ONNX Runtime's worker
+sessions), Pipeline submits frame N+1 before it collects and decodes frame N, so N+1's
+inference overlaps N's postprocessing; results still come out in source order, and every
+backend call still happens in the caller's thread.
 """
 
 from __future__ import annotations
@@ -160,6 +160,64 @@ class FrameReader:
         return not self._thread.is_alive()
 
 
+class InFlight:
+    """Frames handed to the backend and not yet collected, oldest first.
+
+    Pipeline and the viewer's worker both run frames through this: submit() gives a
+    prepared frame to the backend, finish() collects the oldest one, returns its buffer to
+    the reader's pool and decodes it. A backend without lanes infers inside submit(), so
+    the same loop runs one frame at a time there. Every backend call happens in the thread
+    that calls these methods.
+    """
+
+    def __init__(self, detector: Detector, reader: FrameReader) -> None:
+        self.detector = detector
+        self.reader = reader
+        self._pending: deque[tuple[Prepared, Any, float]] = deque()
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    @property
+    def full(self) -> bool:
+        return len(self._pending) >= self.detector.lanes
+
+    def submit(self, item: Prepared) -> None:
+        t0 = time.perf_counter()
+        try:
+            ticket = self.detector.submit(item.buffer)
+        except BaseException:
+            self.reader.release(item.buffer)
+            raise
+        self._pending.append((item, ticket, time.perf_counter() - t0))
+
+    def finish(self) -> Result:
+        item, ticket, submit_s = self._pending.popleft()
+        t0 = time.perf_counter()
+        try:
+            # In place, not copied: decoded below, before the next frame is submitted.
+            outputs = self.detector.collect(ticket, copy=False)
+        finally:
+            self.reader.release(item.buffer)
+        t1 = time.perf_counter()
+        detections = self.detector.postprocess(outputs, item.ratio, item.frame.image.shape[:2])
+        t2 = time.perf_counter()
+        item.timings["infer"] = submit_s + (t1 - t0)
+        item.timings["postprocess"] = t2 - t1
+        if getattr(self.detector.backend, "gpu_timing", False):  # the bench asks for these
+            item.timings.update(self.detector.last_timings)
+        return Result(item.frame, detections, item.timings)
+
+    def discard(self) -> None:
+        """Drop every frame in flight (a stop, a seek), letting the backend finish with
+        each buffer before it goes back to the pool."""
+        while self._pending:
+            item, ticket, _ = self._pending.popleft()
+            with suppress(Exception):
+                self.detector.collect(ticket)
+            self.reader.release(item.buffer)
+
+
 class Pipeline:
     """Iterate over Results, in source order. stop() may be called from any thread."""
 
@@ -176,87 +234,36 @@ class Pipeline:
         return self._reader.dropped if self._reader else 0
 
     def __iter__(self) -> Iterator[Result]:
-        if self.detector.lanes > 1:
-            yield from self._overlapped()
-            return
+        """Frames ahead up to the backend's lanes: submit N+1, then collect and decode N.
+        A frame is submitted ahead only when the reader already has it, so a live source
+        adds no latency."""
         reader = self._reader = FrameReader(self.source, self.detector, self.depth).start()
         if self._stopped.is_set():
             reader.stop()
+        flight = InFlight(self.detector, reader)
         try:
             while not self._stopped.is_set():
-                item = reader.get()
-                if item is None:
-                    return
-                t0 = time.perf_counter()
-                try:
-                    outputs = self.detector.infer(item.buffer)
-                finally:
-                    reader.release(item.buffer)
-                t1 = time.perf_counter()
-                detections = self.detector.postprocess(
-                    outputs, item.ratio, item.frame.image.shape[:2]
-                )
-                t2 = time.perf_counter()
-                item.timings["infer"] = t1 - t0
-                item.timings["postprocess"] = t2 - t1
-                self.frames += 1
-                yield Result(item.frame, detections, item.timings)
-        finally:
-            reader.close()
-
-    def _overlapped(self) -> Iterator[Result]:
-        """One frame ahead: submit N+1, then collect and decode N. A frame is submitted
-        ahead only when the reader already has it, so a live source adds no latency."""
-        reader = self._reader = FrameReader(self.source, self.detector, self.depth).start()
-        if self._stopped.is_set():
-            reader.stop()
-        pending: deque[tuple[Prepared, Any, float]] = deque()  # submitted, not collected
-        try:
-            while not self._stopped.is_set():
-                if pending and (len(pending) >= self.detector.lanes or not reader.ready()):
-                    yield self._finish(reader, *pending.popleft())
+                if flight and (flight.full or not reader.ready()):
+                    yield self._counted(flight.finish())
                     continue
                 try:
                     item = reader.get()
                 except BaseException:
-                    while pending and not self._stopped.is_set():  # frames read before the error
-                        yield self._finish(reader, *pending.popleft())
+                    while flight and not self._stopped.is_set():  # frames read before the error
+                        yield self._counted(flight.finish())
                     raise
                 if item is None:
                     break
-                t0 = time.perf_counter()
-                try:
-                    ticket = self.detector.submit(item.buffer)
-                except BaseException:
-                    reader.release(item.buffer)
-                    raise
-                pending.append((item, ticket, time.perf_counter() - t0))
-            while pending and not self._stopped.is_set():
-                yield self._finish(reader, *pending.popleft())
+                flight.submit(item)
+            while flight and not self._stopped.is_set():
+                yield self._counted(flight.finish())
         finally:
-            # Stopped early: let the GPU finish with each buffer before it goes back.
-            for item, ticket, _ in pending:
-                with suppress(Exception):
-                    self.detector.collect(ticket)
-                reader.release(item.buffer)
+            flight.discard()
             reader.close()
 
-    def _finish(self, reader: FrameReader, item: Prepared, ticket: Any, submit_s: float) -> Result:
-        t0 = time.perf_counter()
-        try:
-            # In place, not copied: decoded below, before the next frame is submitted.
-            outputs = self.detector.collect(ticket, copy=False)
-        finally:
-            reader.release(item.buffer)
-        t1 = time.perf_counter()
-        detections = self.detector.postprocess(outputs, item.ratio, item.frame.image.shape[:2])
-        t2 = time.perf_counter()
-        item.timings["infer"] = submit_s + (t1 - t0)
-        item.timings["postprocess"] = t2 - t1
-        if getattr(self.detector.backend, "gpu_timing", False):  # the bench asks for these
-            item.timings.update(self.detector.last_timings)
+    def _counted(self, result: Result) -> Result:
         self.frames += 1
-        return Result(item.frame, detections, item.timings)
+        return result
 
     def stop(self) -> None:
         self._stopped.set()

@@ -33,7 +33,8 @@ class _Output:
         self.kind = kind
         self.path = path
         self.target: Any = AnnotatedOutput(path, fps) if kind == "record" else DetectionsWriter(path)
-        self.sink: BackgroundSink[Any] = BackgroundSink(self.target.write, depth=8)
+        # Items are made in the sink's thread (drawing a full-size frame costs the worker time).
+        self.sink: BackgroundSink[Callable[[], Any]] = BackgroundSink(lambda make: self.target.write(make()), depth=8)
         self.items = 0
 
     def close(self) -> None:
@@ -68,10 +69,11 @@ class Outputs:
             else:
                 self._on_change(kind, True, str(path))
 
-    def write(self, annotated: np.ndarray, record: Callable[[], dict[str, Any]]) -> None:
+    def write(self, annotated: Callable[[], np.ndarray], record: Callable[[], dict[str, Any]]) -> None:
+        """annotated() gives the full-size annotated frame, record() the frame's JSONL record."""
         for kind, out in list(self._open.items()):
             try:
-                out.sink.put(annotated if kind == "record" else record())
+                out.sink.put(annotated if kind == "record" else record)
                 out.items += 1
             except Exception as exc:
                 self._on_error(one_line(exc))

@@ -30,7 +30,7 @@ from trt_viewer.gui.actions import SHORTCUTS, Actions
 from trt_viewer.gui.cameras import CameraList
 from trt_viewer.gui.class_filter import ClassFilter
 from trt_viewer.gui.detection_panel import DetectionPanel
-from trt_viewer.gui.frames import FramePacket, to_qimage
+from trt_viewer.gui.frames import FramePacket
 from trt_viewer.gui.menus import CameraMenu, RecentMenu, source_menu
 from trt_viewer.gui.model_panel import ModelPanel
 from trt_viewer.gui.saving import ImageSaver, ensure_folder, output_path
@@ -560,7 +560,7 @@ class MainWindow(QMainWindow):
             self.worker.set_view(width, height, ratio)
         if self.packet is not None and self.state != "playing":
             # Paused: the worker sends nothing new, so re-render the frame on screen here.
-            self.view.set_image(to_qimage(self.packet.annotated, (width, height), ratio))
+            self.view.set_image(self.packet.render((width, height), ratio))
 
     # ======================================================================== outputs
     def snapshot(self) -> Path | None:
@@ -573,7 +573,7 @@ class MainWindow(QMainWindow):
             self.show_error(f"cannot create the output folder {self.settings.output_dir()}: {exc.strerror or exc}")
             return None
         path = output_path(folder, files.stem_for_output(self.source or "frame"), ".png", self.packet.index)
-        self.saver.save(self.packet.annotated, path)
+        self.saver.save(self.packet.annotated(), path)
         return path
 
     def set_output(self, kind: str, on: bool) -> None:

@@ -17,15 +17,14 @@ from PySide6.QtCore import QThread, Signal
 from trt_viewer.backends import open_backend
 from trt_viewer.core.detections import Detections
 from trt_viewer.core.detector import Detector
-from trt_viewer.core.drawing import draw_detections
 from trt_viewer.core.outputs import frame_record
-from trt_viewer.core.pipeline import FrameReader, Prepared
+from trt_viewer.core.pipeline import FrameReader, InFlight, Result
 from trt_viewer.core.sources import Frame, Source, open_source
 from trt_viewer.core.stats import FpsMeter, StageStats
 from trt_viewer.core.yolox import PostprocessConfig
 from trt_viewer.gui.control import Controls
 from trt_viewer.gui.files import display_name
-from trt_viewer.gui.frames import FramePacket, LatestSlot, to_qimage
+from trt_viewer.gui.frames import FramePacket, LatestSlot, render
 from trt_viewer.gui.opening import open_cancellable
 from trt_viewer.gui.recording import Outputs, one_line
 from trt_viewer.gui.session import RunSpec, SourceInfo, model_info, source_info
@@ -131,6 +130,7 @@ class Worker(QThread):
                 try:
                     run.play()
                 finally:
+                    run.discard_in_flight()  # the backend is done with every buffer before closing
                     run._emit_stats(force=True)  # the panel ends on the run's final counts
         except Exception as exc:  # everything the user must hear about ends up here
             self.error.emit(one_line(exc))
@@ -169,6 +169,7 @@ class _Run:
         self.last_stats = 0.0
         self.clock: tuple[float, float] | None = None  # (wall time, frame timestamp)
         self.layout_reported = False
+        self.flight: InFlight | None = None  # frames of the current reader in the backend
 
     # -- source and reader ----------------------------------------------------------------
     def _open(self, index: int = 0) -> FrameReader | None:
@@ -182,6 +183,7 @@ class _Run:
         except BaseException:
             source.close()
             raise
+        self.flight = InFlight(self.detector, reader)
         if self.info is None:
             self.info = source_info(source)
             self.w.sourceReady.emit(self.info)
@@ -191,7 +193,16 @@ class _Run:
             reader.stop()
         return reader
 
+    def discard_in_flight(self) -> None:
+        if self.flight is not None:
+            self.flight.discard()
+
+    def _finish_in_flight(self) -> None:
+        while self.flight:
+            self._show(self.flight.finish())
+
     def _reopen(self, reader: FrameReader | None, index: int) -> FrameReader | None:
+        self.discard_in_flight()
         if reader is not None:
             self.dropped_before += reader.dropped
             self.w._reader = None
@@ -232,6 +243,7 @@ class _Run:
             if self.preset != ctl.preset:
                 self.preset = ctl.preset
                 self.detector.set_preset(self.preset)
+            self.detector.config = ctl.config  # sliders apply from the next frame decoded
 
             if seek is not None and self.info.seekable:
                 reader = self._reopen(reader, seek)
@@ -257,6 +269,7 @@ class _Run:
                 ctl.wait(generation, IDLE_WAIT_S)
                 continue
             if paused and not step:
+                self._finish_in_flight()  # frames read before the pause are still shown
                 self.w._set_state("paused")
                 self.clock = None
                 if refresh:
@@ -268,8 +281,20 @@ class _Run:
                 continue
             self.w._set_state("paused" if paused else "playing")
 
-            item = reader.get()
+            # Frames in flight: the next frame is submitted before this one is decoded and
+            # drawn, as in core.pipeline.Pipeline; a live source is never held back for it.
+            flight = self.flight
+            assert flight is not None
+            if flight and (flight.full or paused or not reader.ready()):
+                self._show(flight.finish())
+                continue
+            try:
+                item = reader.get()
+            except BaseException:
+                self._finish_in_flight()  # frames read before the error
+                raise
             if item is None:
+                self._finish_in_flight()
                 if self._stopping():
                     return
                 if self.info.live:
@@ -286,10 +311,8 @@ class _Run:
                     ctl.update(paused=True)
                 self._emit_stats(force=True)
                 continue
-            self._process(item, reader)
+            flight.submit(item)
             played_since_open += 1
-            if ctl.realtime and not self.info.live and not paused:
-                self._pace(item.frame.timestamp)
 
     def _reconnect(self, reader: FrameReader | None) -> FrameReader | None:
         self.w._set_state("loading")
@@ -320,28 +343,18 @@ class _Run:
                 generation = self.ctl.generation
 
     # -- one frame ------------------------------------------------------------------------
-    def _process(self, item: Prepared, reader: FrameReader) -> None:
-        t0 = time.perf_counter()
-        try:
-            outputs = self.detector.infer(item.buffer)
-        finally:
-            reader.release(item.buffer)
-        t1 = time.perf_counter()
-        self.detector.config = self.ctl.config
-        frame = item.frame
-        detections = self.detector.postprocess(outputs, item.ratio, frame.image.shape[:2])
-        t2 = time.perf_counter()
-        item.timings["infer"] = t1 - t0
-        item.timings["postprocess"] = t2 - t1
-        self.stats.add_all(item.timings)
+    def _show(self, result: Result) -> None:
+        self.stats.add_all(result.timings)
         self.meter.tick()
         self.w.processed += 1
-        self._count(detections)
-        self._publish(frame, detections)
+        self._count(result.detections)
+        self._publish(result.frame, result.detections)
         if not self.layout_reported:
             self.layout_reported = True  # raw or decoded is only known after one frame
             self.w.modelReady.emit(model_info(self.detector.backend, self.detector))
         self._emit_stats()
+        if self.ctl.realtime and self.info is not None and not self.info.live and not self.ctl.paused:
+            self._pace(result.frame.timestamp)
 
     def _redo(self) -> None:
         """Settings changed while paused: run the frame on screen again, so a slider
@@ -356,18 +369,19 @@ class _Run:
 
     def _publish(self, frame: Frame, detections: Detections, record: bool = True) -> None:
         t0 = time.perf_counter()
-        annotated = draw_detections(frame.image.copy(), detections, self.names)
         width, height, ratio = self.ctl.view
         box = (width, height) if width > 0 and height > 0 else None
-        image = to_qimage(annotated, box, ratio)
+        image = render(frame.image, detections, self.names, box, ratio)
         self.stats.add("draw", time.perf_counter() - t0)
         labels = [self.detector.label(int(c)) for c in detections.class_ids]
-        packet = FramePacket(image, annotated, frame.index, frame.name, frame.timestamp, detections, labels)
+        packet = FramePacket(image, frame.image, self.names, frame.index, frame.name, frame.timestamp,
+                             detections, labels)
         self.current = (frame, detections)
         if self.w.slot.put(packet):
             self.w.frameReady.emit()
         if record and self.outputs.active:
-            self.outputs.write(annotated, lambda: frame_record(
+            # drawn full size in the recorder's own thread, not here
+            self.outputs.write(packet.annotated, lambda: frame_record(
                 frame.index, frame.name, frame.image.shape[:2], detections, self.names))
 
     def _count(self, detections: Detections) -> None:
