@@ -276,23 +276,23 @@ def test_the_pipeline_reader_only_copies_frames_and_cuda_stays_in_the_callers_th
         np.testing.assert_array_equal(g.detections.class_ids, c.detections.class_ids)
 
 
-def test_frame_copies_split_across_threads_give_the_same_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_frame_copies_give_the_same_pixels_threaded_or_swapped(monkeypatch: pytest.MonkeyPatch) -> None:
     from trt_viewer.backends.trt.frame_buffer import FrameCopier, copy_threads
 
     image = np.random.default_rng(3).integers(0, 256, (1080, 1920, 3), np.uint8)
-    for threads in (1, 2, 3, 4):
+    for threads in (0, 1, 2, 3, 4):
         copier = FrameCopier(threads)
         buf = FrameBuffer(np.zeros(DEFAULT_CAPACITY + 7, np.uint8), copier)
-        buf.fill(image)
-        np.testing.assert_array_equal(buf.frame(), image)
-        small = image[:5, :7]  # below a band's worth: one copy; a non-contiguous view too
-        buf.fill(small)
-        np.testing.assert_array_equal(buf.frame(), small)
+        for frame in (image, image[:5, :7]):  # below a band's worth: one copy; a non-contiguous view too
+            buf.fill(frame)
+            # threads=0: OpenCV's copy, channels swapped, and the buffer says so
+            assert buf.rgb == (threads == 0)
+            np.testing.assert_array_equal(buf.frame(), frame[..., ::-1] if buf.rgb else frame)
         copier.close()
     monkeypatch.setenv("TRT_VIEWER_COPY_THREADS", "3")
     assert copy_threads() == 3
     monkeypatch.setenv("TRT_VIEWER_COPY_THREADS", "")
-    assert copy_threads() == 1
+    assert copy_threads() == 0
 
 
 @pytest.mark.parametrize("env,flags", [(None, 4), ("0", 0)])

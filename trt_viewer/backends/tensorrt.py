@@ -280,7 +280,8 @@ class TensorRTBackend(Backend):
         self._ctx.cuda.memcpy_htod_async(raw, frame.frame(), streams.upload)
         if timed:
             lane.events["copied"].record(streams.upload)
-        self._letterbox.launch(int(raw), (h, w), lane[self._input.name].address, self.input_hw, preset, streams.upload)
+        self._letterbox.launch(int(raw), (h, w), lane[self._input.name].address, self.input_hw, preset, streams.upload,
+                               src_rgb=frame.rgb)
 
     def collect(self, ticket: Ticket, copy: bool = True) -> dict[str, np.ndarray]:
         """Wait for the oldest frame in flight (`ticket`) and return copies of its outputs.

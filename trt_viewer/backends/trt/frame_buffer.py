@@ -10,12 +10,15 @@ That copy is most of the host's work per frame (6 MB for 1080p), so:
 - the buffers are write-combined page-locked memory where allowed: the CPU only writes
   them and the GPU only reads them, and write-combined stores skip reading the lines into
   the cache first (CUDA's advice for upload buffers);
-- a large frame can be copied in row bands by a few threads (numpy lets go of the GIL
-  while it copies). One thread is the default: on the H100 machine four threads halved
-  the copy of a lone frame (0.36 against 0.75 ms) but cut the pipeline from about 930 to
-  about 655 FPS, the band threads competing with the inference thread for the GIL.
-  Environment: TRT_VIEWER_COPY_THREADS (default 1) and TRT_VIEWER_WRITE_COMBINED=0 to
-  turn write-combining off.
+- by default the copy is OpenCV's BGR-to-RGB conversion: a plain copy with the channels
+  swapped, which OpenCV spreads over its own threads in one call without the GIL (on
+  the 2-core machine 0.19-0.21 ms against 0.32-0.36 ms for np.copyto). The buffer then
+  holds RGB and says so (`rgb`); the letterbox kernel takes the channels in that order;
+- TRT_VIEWER_COPY_THREADS=N copies in row bands over N Python threads instead (numpy
+  lets go of the GIL while it copies, but each band needs it to start and finish: on the
+  H100 machine four threads halved the copy of a lone frame, 0.36 against 0.75 ms, but in
+  one run cut the pipeline from about 930 to about 655 FPS, competing with the inference
+  thread for the GIL). TRT_VIEWER_WRITE_COMBINED=0 turns write-combining off.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 
+import cv2
 import numpy as np
 
 DEFAULT_CAPACITY = 1920 * 1080 * 3  # bytes: a 1080p frame
@@ -30,8 +34,9 @@ MIN_BAND = 1 << 20  # bytes: smaller copies are not worth a thread
 
 
 def copy_threads() -> int:
+    """Python threads for the band copy; 0 (the default): OpenCV's channel-swapping copy."""
     text = os.environ.get("TRT_VIEWER_COPY_THREADS", "").strip()
-    return int(text) if text.isdigit() and int(text) > 0 else 1
+    return int(text) if text.isdigit() and int(text) > 0 else 0
 
 
 def write_combined() -> bool:
@@ -39,13 +44,19 @@ def write_combined() -> bool:
 
 
 class FrameCopier:
-    """Copies frames into page-locked memory, in row bands over `threads` threads."""
+    """Copies frames into page-locked memory: with threads=0 by OpenCV, swapping B and R
+    (`swaps` is then True), else in row bands over `threads` Python threads."""
 
     def __init__(self, threads: int) -> None:
-        self.threads = max(1, threads)
+        self.threads = max(0, threads)
+        self.swaps = self.threads == 0
         self._pool = ThreadPoolExecutor(self.threads - 1, "trt-viewer-copy") if self.threads > 1 else None
 
     def copy(self, dst: np.ndarray, src: np.ndarray) -> None:
+        if self.swaps:
+            if cv2.cvtColor(src, cv2.COLOR_BGR2RGB, dst=dst) is not dst:  # never reallocate: dst is pinned
+                raise RuntimeError("the frame was not converted into its page-locked buffer")
+            return
         parts = min(self.threads, max(1, src.nbytes // MIN_BAND), src.shape[0])
         if parts <= 1 or self._pool is None:
             np.copyto(dst, src)
@@ -67,8 +78,9 @@ class FrameCopier:
 class FrameBuffer:
     def __init__(self, host: np.ndarray, copier: FrameCopier | None = None) -> None:
         self.host = host  # 1-D uint8, page-locked
-        self.copier = copier or FrameCopier(1)
+        self.copier = copier or FrameCopier(0)
         self.shape: tuple[int, int] | None = None  # (h, w) of the frame it holds
+        self.rgb = False  # the held frame's channels are R, G, B (the copier swapped them)
         self.pending: np.ndarray | None = None  # a frame too large for `host`
 
     @property
@@ -85,8 +97,10 @@ class FrameBuffer:
         if h * w * 3 <= self.capacity:
             self.copier.copy(self.host[: h * w * 3].reshape(h, w, 3), image)
             self.pending = None
+            self.rgb = self.copier.swaps
         else:
             self.pending = image
+            self.rgb = False
         self.shape = (h, w)
 
     def frame(self) -> np.ndarray:

@@ -200,8 +200,9 @@ class GpuLetterbox:
             raise GpuLetterboxUnavailable(f"the kernel did not load ({first_line(exc)})") from None
 
     def launch(self, src: int, src_hw: tuple[int, int], dst: int, out_hw: tuple[int, int],
-               preset: Preset, stream: Any) -> None:
-        """Queue the letterbox of the raw frame at `src` into the input at `dst` on `stream`."""
+               preset: Preset, stream: Any, src_rgb: bool = False) -> None:
+        """Queue the letterbox of the raw frame at `src` (BGR, or RGB with src_rgb) into the
+        input at `dst` on `stream`."""
         normalise = preset is not CURRENT
         if normalise and self.dtype.kind in "ui":  # the CPU letterbox refuses this too
             raise ValueError(f"the {preset.name} preset needs a float input, the model takes {self.dtype}")
@@ -216,7 +217,8 @@ class GpuLetterbox:
         grid = ((out_w + BLOCK[0] - 1) // BLOCK[0], (out_h + BLOCK[1] - 1) // BLOCK[1], 1)
         self._function.prepared_async_call(
             grid, BLOCK, stream, int(src), int(dst), 1.0 / (new_w / w), 1.0 / (new_h / h),
-            *scale, *shift, h, w, new_h, new_w, out_h, out_w, int(preset.rgb), int(normalise),
+            # the kernel swaps the channels when asked to: for an RGB preset, or an RGB frame
+            *scale, *shift, h, w, new_h, new_w, out_h, out_w, int(preset.rgb != src_rgb), int(normalise),
         )
 
     def close(self) -> None:
