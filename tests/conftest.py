@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -16,13 +18,22 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import modelgen  # noqa: E402
 
 
-def real_data() -> Path | None:
+def real_data(needed: tuple[str, ...] = ("models/yolox_nano.onnx", "media/dog.jpg", "media/people.mp4")
+              ) -> Path | None:
     root = os.environ.get("TRT_VIEWER_TEST_DATA")
     if not root:
         return None
     path = Path(root)
-    needed = ("models/yolox_nano.onnx", "media/dog.jpg", "media/people.mp4")
     return path if all((path / n).is_file() for n in needed) else None
+
+
+def require_real_model_and_image() -> Path:
+    """The real data folder, with at least the model and dog.jpg (what the GPU tests need:
+    tools/gpu_check.sh carries no video); skips the test otherwise."""
+    path = real_data(("models/yolox_nano.onnx", "media/dog.jpg"))
+    if path is None:
+        pytest.skip("TRT_VIEWER_TEST_DATA does not point at the real test data")
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +50,17 @@ def cuda():
     except driver.Error as exc:
         pytest.skip(f"no usable CUDA device: {exc}")
     return driver
+
+
+@pytest.fixture
+def primary_context(cuda: Any) -> Iterator[Any]:
+    """The device's primary context, current in this thread and held by the test, so the
+    backend's own retain/release leaves it alive (free memory can be read around a run)."""
+    ctx = cuda.Device(0).retain_primary_context()
+    ctx.push()
+    yield ctx
+    cuda.Context.pop()
+    ctx.detach()
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +82,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "coco": modelgen.yolox_model(d / "coco.onnx", num_classes=80),
         "dynamic": modelgen.yolox_model(d / "dynamic.onnx", dynamic=True),
         "fp16": modelgen.yolox_model(d / "fp16.onnx", input_dtype=modelgen.TensorProto.FLOAT16),
+        "uint8": modelgen.yolox_model(d / "uint8.onnx", input_dtype=modelgen.TensorProto.UINT8),
+        "int8": modelgen.yolox_model(d / "int8.onnx", input_dtype=modelgen.TensorProto.INT8),
         "p6": modelgen.yolox_model(d / "p6.onnx", size=(128, 128), strides=modelgen.P6),
         "plugin": modelgen.trt_plugin_model(d / "plugin.onnx"),
     }

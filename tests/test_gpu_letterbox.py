@@ -112,26 +112,16 @@ def nvcc(gpu: FakeGpu) -> FakeGpu:  # noqa: F811
     return gpu
 
 
-@pytest.fixture(scope="module")
-def onnx_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    d = tmp_path_factory.mktemp("onnx")
-    return {
-        "raw": modelgen.yolox_model(d / "raw.onnx"),
-        "fp16": modelgen.yolox_model(d / "fp16.onnx", input_dtype=modelgen.TensorProto.FLOAT16),
-        "uint8": modelgen.yolox_model(d / "uint8.onnx", input_dtype=modelgen.TensorProto.UINT8),
-    }
-
-
 def _engine(build: Build, onnx_path: Path, tmp_path: Path) -> Path:  # noqa: F811
     return build(onnx_path, tmp_path / onnx_path.with_suffix(".engine").name)
 
 
 @pytest.mark.parametrize("kind", ["raw", "fp16", "uint8"])
 def test_the_backend_letterboxes_on_the_gpu_with_the_cpu_paths_outputs(
-        kind: str, onnx_models: dict[str, Path], build: Build, nvcc: FakeGpu,  # noqa: F811
+        kind: str, models: dict[str, Path], build: Build, nvcc: FakeGpu,  # noqa: F811
         tmp_path: Path, data_frames: list[np.ndarray]) -> None:
-    engine = _engine(build, onnx_models[kind], tmp_path)
-    with TensorRTBackend(engine) as backend, OnnxRuntimeBackend(onnx_models[kind]) as reference:
+    engine = _engine(build, models[kind], tmp_path)
+    with TensorRTBackend(engine) as backend, OnnxRuntimeBackend(models[kind]) as reference:
         detector = Detector(backend)
         frame_buffer = detector.allocate_input()
         assert isinstance(frame_buffer, FrameBuffer) and detector.cpu_letterbox_reason is None
@@ -155,10 +145,10 @@ def test_the_backend_letterboxes_on_the_gpu_with_the_cpu_paths_outputs(
                 assert len(nvcc.allocations) == allocations
 
 
-def test_preset_changes_reach_the_kernel(onnx_models: dict[str, Path], build: Build, nvcc: FakeGpu,  # noqa: F811
+def test_preset_changes_reach_the_kernel(models: dict[str, Path], build: Build, nvcc: FakeGpu,  # noqa: F811
                                          tmp_path: Path, data_frames: list[np.ndarray]) -> None:
     image = data_frames[1]
-    with TensorRTBackend(_engine(build, onnx_models["raw"], tmp_path)) as backend:
+    with TensorRTBackend(_engine(build, models["raw"], tmp_path)) as backend:
         detector = Detector(backend, preset="legacy")
         buf = detector.allocate_input()
         detector.preprocess(image, buf)
@@ -170,7 +160,7 @@ def test_preset_changes_reach_the_kernel(onnx_models: dict[str, Path], build: Bu
         np.testing.assert_array_equal(legacy, backend.infer(tensor)["output"])
         preprocess.letterbox(image, backend.input_hw, tensor, preprocess.CURRENT)
         np.testing.assert_array_equal(current, backend.infer(tensor)["output"])
-    with TensorRTBackend(_engine(build, onnx_models["uint8"], tmp_path)) as backend:
+    with TensorRTBackend(_engine(build, models["uint8"], tmp_path)) as backend:
         detector = Detector(backend, preset="legacy")
         buf = detector.allocate_input()
         detector.preprocess(image, buf)
@@ -181,10 +171,10 @@ def test_preset_changes_reach_the_kernel(onnx_models: dict[str, Path], build: Bu
 
 
 def test_without_nvcc_the_cpu_letterbox_is_used_with_a_log_note(
-        onnx_models: dict[str, Path], build: Build, gpu: FakeGpu, tmp_path: Path,  # noqa: F811
+        models: dict[str, Path], build: Build, gpu: FakeGpu, tmp_path: Path,  # noqa: F811
         caplog: pytest.LogCaptureFixture, data_frames: list[np.ndarray]) -> None:
     assert not gpu.nvcc
-    engine = _engine(build, onnx_models["raw"], tmp_path)
+    engine = _engine(build, models["raw"], tmp_path)
     caplog.set_level(logging.INFO)
     with TensorRTBackend(engine) as backend:
         auto, asked, off = Detector(backend), Detector(backend, gpu_preprocess=True), Detector(backend, gpu_preprocess=False)
@@ -201,9 +191,9 @@ def test_without_nvcc_the_cpu_letterbox_is_used_with_a_log_note(
     assert gpu.compiles == 0 and gpu.launches == []
 
 
-def test_the_kernel_compiles_once_per_process(onnx_models: dict[str, Path], build: Build, nvcc: FakeGpu,  # noqa: F811
+def test_the_kernel_compiles_once_per_process(models: dict[str, Path], build: Build, nvcc: FakeGpu,  # noqa: F811
                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = _engine(build, onnx_models["raw"], tmp_path)
+    engine = _engine(build, models["raw"], tmp_path)
     for _ in range(3):
         with TensorRTBackend(engine) as backend:
             assert isinstance(backend.allocate_frame(), FrameBuffer)
@@ -228,9 +218,9 @@ def test_the_kernel_compiles_once_per_process(onnx_models: dict[str, Path], buil
 
 
 def test_frames_larger_than_their_buffer_grow_it_in_the_inference_thread(
-        onnx_models: dict[str, Path], build: Build, nvcc: FakeGpu, tmp_path: Path) -> None:  # noqa: F811
+        models: dict[str, Path], build: Build, nvcc: FakeGpu, tmp_path: Path) -> None:  # noqa: F811
     big = np.random.default_rng(2).integers(0, 256, (2160, 3840, 3), np.uint8)
-    with TensorRTBackend(_engine(build, onnx_models["raw"], tmp_path)) as backend:
+    with TensorRTBackend(_engine(build, models["raw"], tmp_path)) as backend:
         detector = Detector(backend)
         buf = detector.allocate_input()
         assert buf.capacity == DEFAULT_CAPACITY
@@ -249,8 +239,8 @@ def test_frames_larger_than_their_buffer_grow_it_in_the_inference_thread(
 
 
 def test_frame_buffers_are_reused_when_dropped_and_freed_on_close(
-        onnx_models: dict[str, Path], build: Build, nvcc: FakeGpu, tmp_path: Path) -> None:  # noqa: F811
-    with TensorRTBackend(_engine(build, onnx_models["raw"], tmp_path)) as backend:
+        models: dict[str, Path], build: Build, nvcc: FakeGpu, tmp_path: Path) -> None:  # noqa: F811
+    with TensorRTBackend(_engine(build, models["raw"], tmp_path)) as backend:
         pool = [backend.allocate_frame() for _ in range(3)]
         pinned = nvcc.pinned_bytes
         assert len({id(b) for b in pool}) == 3
@@ -261,11 +251,11 @@ def test_frame_buffers_are_reused_when_dropped_and_freed_on_close(
 
 
 def test_the_pipeline_reader_only_copies_frames_and_cuda_stays_in_the_callers_thread(
-        onnx_models: dict[str, Path], build: Build, nvcc: FakeGpu, tmp_path: Path, square_video: Path) -> None:  # noqa: F811
+        models: dict[str, Path], build: Build, nvcc: FakeGpu, tmp_path: Path, square_video: Path) -> None:  # noqa: F811
     from trt_viewer.core.sources import open_source
 
-    engine = _engine(build, onnx_models["raw"], tmp_path)
-    with TensorRTBackend(engine) as backend, OnnxRuntimeBackend(onnx_models["raw"]) as reference:
+    engine = _engine(build, models["raw"], tmp_path)
+    with TensorRTBackend(engine) as backend, OnnxRuntimeBackend(models["raw"]) as reference:
         gpu_results = list(Pipeline(open_source(str(square_video)), Detector(backend)))
         cpu_results = list(Pipeline(open_source(str(square_video)), Detector(reference)))
     assert len(nvcc.launches) == 24
@@ -297,13 +287,13 @@ def test_frame_copies_give_the_same_pixels_threaded_or_swapped(monkeypatch: pyte
 
 @pytest.mark.parametrize("env,flags", [(None, 4), ("0", 0)])
 def test_frame_buffers_are_write_combined_unless_turned_off(
-        env: str | None, flags: int, onnx_models: dict[str, Path], build: Build, nvcc: FakeGpu,  # noqa: F811
+        env: str | None, flags: int, models: dict[str, Path], build: Build, nvcc: FakeGpu,  # noqa: F811
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if env is not None:
         monkeypatch.setenv("TRT_VIEWER_WRITE_COMBINED", env)
     else:
         monkeypatch.delenv("TRT_VIEWER_WRITE_COMBINED", raising=False)
-    with TensorRTBackend(_engine(build, onnx_models["raw"], tmp_path)) as backend:
+    with TensorRTBackend(_engine(build, models["raw"], tmp_path)) as backend:
         frame = backend.allocate_frame()
         assert frame is not None and frame.host.base._flags == flags
         assert backend.allocate_input().base._flags == 0  # input tensors are read back by tests and tools

@@ -18,7 +18,7 @@ import modelgen
 from conftest import moving_square_frames
 from fakes.fake_pycuda import FakeGpu
 from fakes.fake_tensorrt import STYLES, Device, fake_plan
-from fakes.fixtures import build, gpu, trt, trt_style  # noqa: F401 - fixtures
+from fakes.fixtures import build, gpu, run_cli, trt, trt_style  # noqa: F401 - fixtures
 from trt_viewer.backends.onnxruntime import OnnxRuntimeBackend
 from trt_viewer.backends.tensorrt import TensorRTBackend
 from trt_viewer.backends.trt import gpu_letterbox
@@ -244,22 +244,17 @@ def test_a_reader_error_comes_after_the_frames_read_before_it(engine: Path, gpu:
 def test_run_with_an_engine_and_gpu_preprocessing_gives_the_onnxruntime_detections(
         engine: Path, raw_onnx: Path, gpu: FakeGpu, square_video: Path, tmp_path: Path,  # noqa: F811
         capsys: pytest.CaptureFixture[str]) -> None:
-    import argparse
     import json
 
-    from trt_viewer.cli.run import run_command
 
     gpu.nvcc = True
     results = {}
     for model in (engine, raw_onnx):
         out = tmp_path / f"{model.suffix[1:]}.jsonl"
-        args = argparse.Namespace(
-            model=str(model), source=str(square_video), demo=False, output=None, detections=str(out), conf=0.3,
-            nms=0.45, agnostic=False, max_det=300, preprocess="auto", layout="auto", names=None,
-            input_size=None, max_frames=None, json_summary=True, quiet=True,
-        )
-        assert run_command(args) == 0
-        summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        code, stdout, err = run_cli(["run", "--model", str(model), "--source", str(square_video), "--detections", str(out),
+                                     "--json-summary", "--quiet"], capsys)
+        assert code == 0, err
+        summary = json.loads(stdout.strip().splitlines()[-1])
         assert set(summary["stages"]) == {"read", "preprocess", "infer", "postprocess"}
         results[summary["backend"]] = [json.loads(line)["detections"] for line in out.read_text().splitlines()]
     assert results["tensorrt"] == results["onnxruntime"] and len(results["tensorrt"]) == 24

@@ -8,9 +8,7 @@ engine's stream. Run with benchmarks/gpu_run.sh (or tools/gpu_check.sh-style set
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import numpy as np
 import pytest
 
 import modelgen
+from conftest import require_real_model_and_image
 from fakes.fake_tensorrt import STYLES, Device, make_tensorrt
 from fakes.fixtures import run_cli
 from fakes.gpu_kernels import KERNELS as EMULATIONS
@@ -31,26 +30,10 @@ from trt_viewer.core.pipeline import Pipeline
 pytestmark = pytest.mark.gpu
 
 
-@pytest.fixture
-def context(cuda: Any) -> Iterator[Any]:
-    ctx = cuda.Device(0).retain_primary_context()
-    ctx.push()
-    yield ctx
-    cuda.Context.pop()
-    ctx.detach()
-
-
 def _install(memory: Any, cuda: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     dev = cuda.Device(0)
     major, minor = dev.compute_capability()
     monkeypatch.setitem(sys.modules, "tensorrt", make_tensorrt(STYLES["10"], Device(memory, dev.name(), f"{major}.{minor}")))
-
-
-def _data() -> Path:
-    path = Path(os.environ.get("TRT_VIEWER_TEST_DATA") or "/nonexistent")
-    if not (path / "models" / "yolox_nano.onnx").is_file() or not (path / "media" / "dog.jpg").is_file():
-        pytest.skip("TRT_VIEWER_TEST_DATA does not point at the real test data")
-    return path
 
 
 def _frames(data: Path) -> list[np.ndarray]:
@@ -71,31 +54,16 @@ def _frames(data: Path) -> list[np.ndarray]:
     return frames
 
 
-class _FakeMemoryView:
-    """The emulation's view of device memory: real device buffers through pycuda."""
-
-    def __init__(self, cuda: Any) -> None:
-        self.cuda = cuda
-
-    def read(self, address: int, nbytes: int) -> bytes:
-        host = np.empty(nbytes, np.uint8)
-        self.cuda.memcpy_dtoh(host, address)
-        return host.tobytes()
-
-    def write(self, address: int, data: bytes) -> None:
-        self.cuda.memcpy_htod(address, np.frombuffer(data, np.uint8))
-
-
 @pytest.mark.parametrize("dtype,preset", [(np.float32, "current"), (np.float32, "legacy"), (np.float16, "current"),
                                           (np.float16, "legacy"), (np.uint8, "current"), (np.int8, "current")])
-def test_the_letterbox_kernel_matches_the_cpu_letterbox(cuda: Any, context: Any, dtype: Any, preset: str) -> None:
-    data = _data()
+def test_the_letterbox_kernel_matches_the_cpu_letterbox(cuda: Any, primary_context: Any, dtype: Any, preset: str) -> None:
+    data = require_real_model_and_image()
     dev = cuda.Device(0)
     kernel = gpu_letterbox.GpuLetterbox(cuda, np.dtype(dtype), dev.compute_capability())
     chosen = preprocess.get_preset(preset)
     kind = np.float16 if np.dtype(dtype) == np.float16 else np.float32
     stream = cuda.Stream()
-    mem = _FakeMemoryView(cuda)
+    mem = RealCudaMemory(cuda)
     report = []
     try:
         for out_hw in ((416, 416), (640, 640), (384, 640)):
@@ -144,9 +112,9 @@ def _engine(onnx_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 def test_gpu_preprocessing_and_frames_in_flight_give_the_cpu_paths_results(
-        cuda: Any, context: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        cuda: Any, primary_context: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
-    data = _data()
+    data = require_real_model_and_image()
     memory = RealCudaMemory(cuda)
     _install(memory, cuda, monkeypatch)
     engine = _engine(data / "models" / "yolox_nano.onnx", tmp_path, capsys)
@@ -182,7 +150,7 @@ def test_gpu_preprocessing_and_frames_in_flight_give_the_cpu_paths_results(
     assert abs(free_after - free_before) <= 4 << 20
 
 
-def test_frame_n_plus_1_uploads_while_frame_n_computes(cuda: Any, context: Any, monkeypatch: pytest.MonkeyPatch,
+def test_frame_n_plus_1_uploads_while_frame_n_computes(cuda: Any, primary_context: Any, monkeypatch: pytest.MonkeyPatch,
                                                        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The events of two frames in flight show the overlap: with a 20 ms engine, frame N+1's
     copy starts, and ends, before frame N's compute ends; and N+1 computes right after N."""
@@ -216,7 +184,7 @@ def test_frame_n_plus_1_uploads_while_frame_n_computes(cuda: Any, context: Any, 
     assert compute * 1e3 >= 20.0  # the spin ran on the engine's stream
 
 
-def test_without_nvcc_the_cpu_letterbox_is_used(cuda: Any, context: Any, monkeypatch: pytest.MonkeyPatch,
+def test_without_nvcc_the_cpu_letterbox_is_used(cuda: Any, primary_context: Any, monkeypatch: pytest.MonkeyPatch,
                                                 tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     memory = RealCudaMemory(cuda)
     _install(memory, cuda, monkeypatch)

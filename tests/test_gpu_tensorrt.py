@@ -9,7 +9,6 @@ asynchronous copies and the primary context. Run with tools/gpu_check.sh.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -21,6 +20,7 @@ import numpy as np
 import pytest
 
 import modelgen
+from conftest import require_real_model_and_image
 from fakes.fake_tensorrt import STYLES, Device, make_tensorrt
 from fakes.fixtures import run_cli
 from fakes.real_cuda import RealCudaMemory
@@ -44,36 +44,18 @@ def memory(cuda: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[RealCudaMemor
     assert real.held == 0, "the engine's device memory was not given back"
 
 
-@pytest.fixture
-def held_context(cuda: Any) -> Iterator[Any]:
-    """The primary context, held by the test too, so free memory can be read around a run."""
-    ctx = cuda.Device(0).retain_primary_context()
-    ctx.push()
-    yield ctx
-    cuda.Context.pop()
-    ctx.detach()
-
-
-def _data() -> Path:
-    root = os.environ.get("TRT_VIEWER_TEST_DATA")
-    path = Path(root or "")
-    if not root or not (path / "models" / "yolox_nano.onnx").is_file() or not (path / "media" / "dog.jpg").is_file():
-        pytest.skip("TRT_VIEWER_TEST_DATA does not point at the real test data")
-    return path
-
-
 def _build(onnx_path: Path, engine: Path, capsys: pytest.CaptureFixture[str], *flags: str) -> Path:
     code, _, err = run_cli(["build", str(onnx_path), "-o", str(engine), *flags], capsys)
     assert code == 0, err
     return engine
 
 
-def test_yolox_nano_equals_onnxruntime_on_the_gpu(cuda: Any, memory: RealCudaMemory, held_context: Any,
+def test_yolox_nano_equals_onnxruntime_on_the_gpu(cuda: Any, memory: RealCudaMemory, primary_context: Any,
                                                    tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from trt_viewer.core.detector import Detector
     from trt_viewer.core.sources import read_image
 
-    data = _data()
+    data = require_real_model_and_image()
     onnx_path = data / "models" / "yolox_nano.onnx"
     engine = _build(onnx_path, tmp_path / "nano.engine", capsys)
     image = read_image(data / "media" / "dog.jpg")

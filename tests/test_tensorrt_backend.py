@@ -18,7 +18,7 @@ import pytest
 import modelgen
 from fakes.fake_pycuda import FakeGpu
 from fakes.fake_tensorrt import STYLES, Device, fake_plan, make_tensorrt
-from fakes.fixtures import build, gpu, trt, trt_style  # noqa: F401 - fixtures
+from fakes.fixtures import build, gpu, run_cli, trt, trt_style  # noqa: F401 - fixtures
 from fakes.stubs import installed_stubs
 from trt_viewer.backends import open_backend
 from trt_viewer.backends.onnxruntime import OnnxRuntimeBackend
@@ -28,21 +28,6 @@ from trt_viewer.errors import InputError, RunError
 
 ALL_STYLES = pytest.mark.parametrize("trt_style", sorted(STYLES), indirect=True)
 Build = Callable[..., Path]
-
-
-@pytest.fixture(scope="module")
-def onnx_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    d = tmp_path_factory.mktemp("onnx")
-    return {
-        "raw": modelgen.yolox_model(d / "raw.onnx"),
-        "decoded": modelgen.yolox_model(d / "decoded.onnx", layout="decoded"),
-        "end2end": modelgen.yolox_model(d / "end2end.onnx", layout="end2end"),
-        "dynamic": modelgen.yolox_model(d / "dynamic.onnx", dynamic=True),
-        "fp16": modelgen.yolox_model(d / "fp16.onnx", input_dtype=modelgen.TensorProto.FLOAT16),
-        "uint8": modelgen.yolox_model(d / "uint8.onnx", input_dtype=modelgen.TensorProto.UINT8),
-        "int8": modelgen.yolox_model(d / "int8.onnx", input_dtype=modelgen.TensorProto.INT8),
-        "coco": modelgen.yolox_model(d / "coco.onnx", num_classes=80),
-    }
 
 
 def _engine(build: Build, onnx_path: Path, tmp_path: Path, *flags: str) -> Path:
@@ -68,10 +53,10 @@ def assert_released(gpu: FakeGpu) -> None:
 
 @ALL_STYLES
 @pytest.mark.parametrize("kind", ["raw", "decoded", "end2end", "fp16", "uint8", "int8"])
-def test_outputs_equal_onnxruntime(kind: str, onnx_models: dict[str, Path], build: Build, gpu: FakeGpu,
+def test_outputs_equal_onnxruntime(kind: str, models: dict[str, Path], build: Build, gpu: FakeGpu,
                                    tmp_path: Path) -> None:
-    engine = _engine(build, onnx_models[kind], tmp_path)
-    with TensorRTBackend(engine) as backend, OnnxRuntimeBackend(onnx_models[kind]) as reference:
+    engine = _engine(build, models[kind], tmp_path)
+    with TensorRTBackend(engine) as backend, OnnxRuntimeBackend(models[kind]) as reference:
         assert [s.describe() for s in backend.outputs] == [s.describe() for s in reference.outputs]
         assert backend.input.dtype == reference.input.dtype
         for seed in range(3):
@@ -85,8 +70,8 @@ def test_outputs_equal_onnxruntime(kind: str, onnx_models: dict[str, Path], buil
 
 
 def test_one_frame_is_one_copy_in_one_run_copies_out_and_one_synchronize(
-        onnx_models: dict[str, Path], build: Build, gpu: FakeGpu, tmp_path: Path) -> None:
-    engine = _engine(build, onnx_models["end2end"], tmp_path)
+        models: dict[str, Path], build: Build, gpu: FakeGpu, tmp_path: Path) -> None:
+    engine = _engine(build, models["end2end"], tmp_path)
     with TensorRTBackend(engine) as backend:
         image = _image(backend)
         before = len(gpu.calls)
@@ -99,8 +84,8 @@ def test_one_frame_is_one_copy_in_one_run_copies_out_and_one_synchronize(
         assert gpu.used == allocs, "buffers were allocated per frame"
 
 
-def test_outputs_belong_to_the_caller(onnx_models: dict[str, Path], build: Build, gpu: FakeGpu, tmp_path: Path) -> None:
-    engine = _engine(build, onnx_models["raw"], tmp_path)
+def test_outputs_belong_to_the_caller(models: dict[str, Path], build: Build, gpu: FakeGpu, tmp_path: Path) -> None:
+    engine = _engine(build, models["raw"], tmp_path)
     with TensorRTBackend(engine) as backend:
         first = backend.infer(_image(backend, 1))["output"]
         kept = first.copy()
@@ -109,10 +94,10 @@ def test_outputs_belong_to_the_caller(onnx_models: dict[str, Path], build: Build
         assert not gpu.is_pinned(first)
 
 
-def test_an_ordinary_array_is_staged_through_pinned_memory(onnx_models: dict[str, Path], build: Build,
+def test_an_ordinary_array_is_staged_through_pinned_memory(models: dict[str, Path], build: Build,
                                                          gpu: FakeGpu, tmp_path: Path) -> None:
-    engine = _engine(build, onnx_models["raw"], tmp_path)
-    with TensorRTBackend(engine) as backend, OnnxRuntimeBackend(onnx_models["raw"]) as reference:
+    engine = _engine(build, models["raw"], tmp_path)
+    with TensorRTBackend(engine) as backend, OnnxRuntimeBackend(models["raw"]) as reference:
         image = np.random.default_rng(3).uniform(0, 255, (1, 3, 64, 96)).astype(np.float64)
         got = backend.infer(image)  # float64, pageable: copied into the pinned input
         assert gpu.calls[[c.name for c in gpu.calls].index("memcpy_htod_async")].pinned
@@ -123,24 +108,24 @@ def test_an_ordinary_array_is_staged_through_pinned_memory(onnx_models: dict[str
             backend.infer(np.zeros((64, 96, 3), np.float32))
 
 
-def test_fp16_and_uint8_inputs_get_buffers_of_their_own_type(onnx_models: dict[str, Path], build: Build,
+def test_fp16_and_uint8_inputs_get_buffers_of_their_own_type(models: dict[str, Path], build: Build,
                                                             tmp_path: Path) -> None:
     image = np.random.default_rng(4).uniform(0, 255, (1, 3, 64, 96)).astype(np.float32)
-    with TensorRTBackend(_engine(build, onnx_models["fp16"], tmp_path)) as backend, \
-            OnnxRuntimeBackend(onnx_models["fp16"]) as reference:
+    with TensorRTBackend(_engine(build, models["fp16"], tmp_path)) as backend, \
+            OnnxRuntimeBackend(models["fp16"]) as reference:
         assert backend.allocate_input().dtype == np.float16
         assert backend.precision.startswith("float16")
         got = backend.infer(image)  # float32 casts safely into the float16 input
         np.testing.assert_array_equal(got["output"], reference.infer(image.astype(np.float16))["output"])
-    with TensorRTBackend(_engine(build, onnx_models["uint8"], tmp_path)) as backend:
+    with TensorRTBackend(_engine(build, models["uint8"], tmp_path)) as backend:
         assert backend.allocate_input().dtype == np.uint8
         with pytest.raises(InputError, match="got a float32 image; the engine's input is uint8"):
             backend.infer(image)
 
 
-def test_allocate_input_reuses_buffers_the_caller_dropped(onnx_models: dict[str, Path], build: Build,
+def test_allocate_input_reuses_buffers_the_caller_dropped(models: dict[str, Path], build: Build,
                                                           gpu: FakeGpu, tmp_path: Path) -> None:
-    engine = _engine(build, onnx_models["raw"], tmp_path)
+    engine = _engine(build, models["raw"], tmp_path)
     with TensorRTBackend(engine) as backend:
         pool = [backend.allocate_input() for _ in range(4)]
         pinned = gpu.pinned_bytes
@@ -155,8 +140,8 @@ def test_allocate_input_reuses_buffers_the_caller_dropped(onnx_models: dict[str,
 
 
 def test_dynamic_engine_runs_at_the_profile_opt_size_or_the_one_asked(
-        onnx_models: dict[str, Path], build: Build, gpu: FakeGpu, tmp_path: Path) -> None:
-    engine = _engine(build, onnx_models["dynamic"], tmp_path, "--input-size", "64", "96")
+        models: dict[str, Path], build: Build, gpu: FakeGpu, tmp_path: Path) -> None:
+    engine = _engine(build, models["dynamic"], tmp_path, "--input-size", "64", "96")
     with TensorRTBackend(engine) as backend:
         assert backend.input_hw == (64, 96)
         assert backend.outputs[0].shape == (1, 126, 7)  # resolved for the chosen size
@@ -166,12 +151,12 @@ def test_dynamic_engine_runs_at_the_profile_opt_size_or_the_one_asked(
 
 
 def test_dynamic_engine_with_a_range_reallocates_only_when_the_shape_changes(
-        onnx_models: dict[str, Path], gpu: FakeGpu, trt: Any, tmp_path: Path) -> None:
+        models: dict[str, Path], gpu: FakeGpu, trt: Any, tmp_path: Path) -> None:
     engine = tmp_path / "range.engine"
     header = {"profile": {"images": [[1, 3, 32, 32], [1, 3, 64, 96], [1, 3, 128, 128]]}}
-    plan = fake_plan(header, onnx_models["dynamic"], STYLES["10"], Device(gpu))
+    plan = fake_plan(header, models["dynamic"], STYLES["10"], Device(gpu))
     engine.write_bytes(plan)
-    with TensorRTBackend(engine) as backend, OnnxRuntimeBackend(onnx_models["dynamic"], (64, 64)) as reference:
+    with TensorRTBackend(engine) as backend, OnnxRuntimeBackend(models["dynamic"], (64, 64)) as reference:
         assert backend.input_hw == (64, 96)  # the profile's opt
         mallocs = lambda: sum(1 for a in gpu.allocations)  # noqa: E731
         small = np.random.default_rng(0).uniform(0, 255, (1, 3, 64, 64)).astype(np.float32)
@@ -189,46 +174,41 @@ def test_dynamic_engine_with_a_range_reallocates_only_when_the_shape_changes(
 # -- the rest of trt_viewer ------------------------------------------------------------
 
 
-def test_run_uses_the_backend_unchanged(onnx_models: dict[str, Path], build: Build, gpu: FakeGpu,
+def test_run_uses_the_backend_unchanged(models: dict[str, Path], build: Build, gpu: FakeGpu,
                                         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import argparse
 
     import cv2
 
-    from trt_viewer.cli.run import run_command
 
     video = tmp_path / "squares.avi"
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (96, 64))
     for i in range(8):  # a blue+green square on stride-8 cell (i, 2): class 0 there
         writer.write(modelgen.square_image((64, 96), (i, 2, 8)))
     writer.release()
-    engine = _engine(build, onnx_models["raw"], tmp_path)
+    engine = _engine(build, models["raw"], tmp_path)
     results = {}
-    for model in (engine, onnx_models["raw"]):
+    for model in (engine, models["raw"]):
         out = tmp_path / f"{model.suffix[1:]}.jsonl"
-        args = argparse.Namespace(
-            model=str(model), source=str(video), demo=False, output=None, detections=str(out), conf=0.3,
-            nms=0.45, agnostic=False, max_det=300, preprocess="auto", layout="auto", names=None,
-            input_size=None, max_frames=None, json_summary=True, quiet=True,
-        )
-        assert run_command(args) == 0
-        summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        code, stdout, err = run_cli(["run", "--model", str(model), "--source", str(video), "--detections", str(out),
+                                     "--json-summary", "--quiet"], capsys)
+        assert code == 0, err
+        summary = json.loads(stdout.strip().splitlines()[-1])
         results[summary["backend"]] = [json.loads(line)["detections"] for line in out.read_text().splitlines()]
     assert results["tensorrt"] == results["onnxruntime"]
     assert sum(len(d) for d in results["tensorrt"]) >= 8  # one square per frame was found
     assert_released(gpu)
 
 
-def test_open_backend_routes_engines_here(onnx_models: dict[str, Path], build: Build, tmp_path: Path) -> None:
+def test_open_backend_routes_engines_here(models: dict[str, Path], build: Build, tmp_path: Path) -> None:
     for suffix in (".engine", ".plan", ".trt"):
-        engine = build(onnx_models["raw"], tmp_path / f"m{suffix}")
+        engine = build(models["raw"], tmp_path / f"m{suffix}")
         with open_backend(engine) as backend:
             assert backend.name == "tensorrt"
 
 
-def test_ultralytics_metadata_prefix_gives_names_and_size(onnx_models: dict[str, Path], build: Build,
+def test_ultralytics_metadata_prefix_gives_names_and_size(models: dict[str, Path], build: Build,
                                                           tmp_path: Path) -> None:
-    plain = _engine(build, onnx_models["dynamic"], tmp_path, "--input-size", "64", "96")
+    plain = _engine(build, models["dynamic"], tmp_path, "--input-size", "64", "96")
     meta = {"task": "detect", "imgsz": [64, 96], "names": {"0": "apple", "1": "pear"}, "stride": 32}
     header = json.dumps(meta).encode()
     prefixed = tmp_path / "ultra.engine"
@@ -247,9 +227,9 @@ def test_ultralytics_metadata_prefix_gives_names_and_size(onnx_models: dict[str,
         assert Detector(backend).names == ["person", "bicycle"]
 
 
-def test_tensorrt_messages_go_to_python_logging(onnx_models: dict[str, Path], build: Build, gpu: FakeGpu,
+def test_tensorrt_messages_go_to_python_logging(models: dict[str, Path], build: Build, gpu: FakeGpu,
                                                 trt: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    engine = _engine(build, onnx_models["raw"], tmp_path)
+    engine = _engine(build, models["raw"], tmp_path)
     gpu.name = "Another Fake GPU"  # same compute capability, another model of card
     trt_other = make_tensorrt(STYLES["10"], Device(gpu, gpu.name, "8.6"))
     sys.modules["tensorrt"] = trt_other
@@ -278,12 +258,12 @@ def test_layoutless_outputs_are_refused_by_the_detector(build: Build, tmp_path: 
 # -- threads ---------------------------------------------------------------------------
 
 
-def test_create_use_and_close_inside_a_qthread(onnx_models: dict[str, Path], build: Build, gpu: FakeGpu,
+def test_create_use_and_close_inside_a_qthread(models: dict[str, Path], build: Build, gpu: FakeGpu,
                                               tmp_path: Path) -> None:
     from PySide6.QtCore import QCoreApplication, QThread
 
     QCoreApplication.instance() or QCoreApplication([])
-    engine = _engine(build, onnx_models["raw"], tmp_path)
+    engine = _engine(build, models["raw"], tmp_path)
     seen: dict[str, Any] = {}
 
     class Worker(QThread):
@@ -310,9 +290,9 @@ def test_create_use_and_close_inside_a_qthread(onnx_models: dict[str, Path], bui
     assert_released(gpu)
 
 
-def test_use_from_another_thread_is_refused_with_one_line(onnx_models: dict[str, Path], build: Build,
+def test_use_from_another_thread_is_refused_with_one_line(models: dict[str, Path], build: Build,
                                                          gpu: FakeGpu, tmp_path: Path) -> None:
-    engine = _engine(build, onnx_models["raw"], tmp_path)
+    engine = _engine(build, models["raw"], tmp_path)
     backend = TensorRTBackend(engine)
     image = _image(backend)
     errors: list[BaseException] = []
@@ -383,8 +363,8 @@ def test_no_driver_and_no_device(monkeypatch: pytest.MonkeyPatch, trt: Any, gpu:
 
 
 @ALL_STYLES
-def test_not_an_engine(trt: Any, gpu: FakeGpu, tmp_path: Path, onnx_models: dict[str, Path]) -> None:
-    for name, data in (("garbage.engine", b"\x00\x01garbage" * 10), ("onnx.engine", onnx_models["raw"].read_bytes())):
+def test_not_an_engine(trt: Any, gpu: FakeGpu, tmp_path: Path, models: dict[str, Path]) -> None:
+    for name, data in (("garbage.engine", b"\x00\x01garbage" * 10), ("onnx.engine", models["raw"].read_bytes())):
         path = tmp_path / name
         path.write_bytes(data)
         with pytest.raises(InputError) as info:
@@ -400,14 +380,14 @@ def test_not_an_engine(trt: Any, gpu: FakeGpu, tmp_path: Path, onnx_models: dict
 
 
 def test_engine_from_another_version_or_gpu_shows_tensorrts_reason(
-        trt: Any, gpu: FakeGpu, tmp_path: Path, onnx_models: dict[str, Path]) -> None:
+        trt: Any, gpu: FakeGpu, tmp_path: Path, models: dict[str, Path]) -> None:
     cases = {
         "old.engine": ({"version": "8.6.1.6"}, "built by another TensorRT version", "Serialized Engine Version: 8.6.1.6"),
         "gpu.engine": ({"compute": "9.0"}, "built for another GPU", "expecting compute 8.6 got compute 9.0"),
     }
     for name, (change, what, reason) in cases.items():
         path = tmp_path / name
-        path.write_bytes(fake_plan(change, onnx_models["raw"], STYLES["10"], Device(gpu)))
+        path.write_bytes(fake_plan(change, models["raw"], STYLES["10"], Device(gpu)))
         with pytest.raises(InputError) as info:
             TensorRTBackend(path)
         assert what in str(info.value) and reason in str(info.value)
@@ -415,9 +395,9 @@ def test_engine_from_another_version_or_gpu_shows_tensorrts_reason(
 
 
 @pytest.mark.parametrize("stage", ["weights", "activations", "buffers"])
-def test_out_of_gpu_memory_is_one_line_and_gives_memory_back(stage: str, onnx_models: dict[str, Path],
+def test_out_of_gpu_memory_is_one_line_and_gives_memory_back(stage: str, models: dict[str, Path],
                                                             build: Build, gpu: FakeGpu, tmp_path: Path) -> None:
-    engine = _engine(build, onnx_models["raw"], tmp_path)
+    engine = _engine(build, models["raw"], tmp_path)
     weights = len(engine.read_bytes())
     gpu.memory = {"weights": weights // 2, "activations": weights + 1000, "buffers": weights + (1 << 20) + 100}[stage]
     with pytest.raises(RunError) as info:
@@ -428,32 +408,32 @@ def test_out_of_gpu_memory_is_one_line_and_gives_memory_back(stage: str, onnx_mo
     assert_released(gpu)
 
 
-def test_shapes_trt_viewer_cannot_run(gpu: FakeGpu, trt: Any, tmp_path: Path, onnx_models: dict[str, Path]) -> None:
+def test_shapes_trt_viewer_cannot_run(gpu: FakeGpu, trt: Any, tmp_path: Path, models: dict[str, Path]) -> None:
     static4 = tmp_path / "batch4.engine"
     io = [{"name": "images", "input": True, "shape": [4, 3, 64, 96], "dtype": "FLOAT"},
           {"name": "output", "input": False, "shape": [4, 126, 7], "dtype": "FLOAT"}]
-    static4.write_bytes(fake_plan({"io": io}, onnx_models["raw"], STYLES["10"], Device(gpu)))
+    static4.write_bytes(fake_plan({"io": io}, models["raw"], STYLES["10"], Device(gpu)))
     with pytest.raises(InputError, match="fixed batch of 4"):
         TensorRTBackend(static4)
     two = tmp_path / "two.engine"
     io2 = [{"name": "a", "input": True, "shape": [1, 3, 8, 8], "dtype": "FLOAT"},
            {"name": "b", "input": True, "shape": [1, 3, 8, 8], "dtype": "FLOAT"},
            {"name": "output", "input": False, "shape": [1, 126, 7], "dtype": "FLOAT"}]
-    two.write_bytes(fake_plan({"io": io2}, onnx_models["raw"], STYLES["10"], Device(gpu)))
+    two.write_bytes(fake_plan({"io": io2}, models["raw"], STYLES["10"], Device(gpu)))
     with pytest.raises(InputError, match="has 2 inputs"):
         TensorRTBackend(two)
     bf16 = tmp_path / "bf16.engine"
     io3 = [{"name": "images", "input": True, "shape": [1, 3, 64, 96], "dtype": "BF16"},
            {"name": "output", "input": False, "shape": [1, 126, 7], "dtype": "FLOAT"}]
-    bf16.write_bytes(fake_plan({"io": io3}, onnx_models["raw"], STYLES["10"], Device(gpu)))
+    bf16.write_bytes(fake_plan({"io": io3}, models["raw"], STYLES["10"], Device(gpu)))
     with pytest.raises(InputError, match="TensorRT type BF16"):
         TensorRTBackend(bf16)
     assert_released(gpu)
 
 
-def test_fixed_input_refuses_another_size(onnx_models: dict[str, Path], build: Build, gpu: FakeGpu,
+def test_fixed_input_refuses_another_size(models: dict[str, Path], build: Build, gpu: FakeGpu,
                                           tmp_path: Path) -> None:
-    engine = _engine(build, onnx_models["raw"], tmp_path)
+    engine = _engine(build, models["raw"], tmp_path)
     with pytest.raises(InputError, match="fixed 64x96 input; it cannot run at 640x640"):
         TensorRTBackend(engine, input_size=(640, 640))
     assert_released(gpu)
