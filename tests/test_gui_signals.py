@@ -16,7 +16,7 @@ SCRIPT = r"""
 import json, os, threading
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 from PySide6.QtCore import QCoreApplication, QElapsedTimer
-from trt_viewer.gui.session import RunSpec, SourceInfo
+from trt_viewer.run.session import RunSpec, SourceInfo
 from trt_viewer.gui.worker import Worker
 
 N = 5000

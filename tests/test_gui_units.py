@@ -18,7 +18,7 @@ from trt_viewer.core.drawing import class_colour  # noqa: E402
 from trt_viewer.gui import files  # noqa: E402
 from trt_viewer.gui.cameras import linux_cameras  # noqa: E402
 from trt_viewer.gui.frames import FramePacket, LatestSlot, fit_size, render  # noqa: E402
-from trt_viewer.gui.opening import open_cancellable  # noqa: E402
+from trt_viewer.run.opening import open_cancellable  # noqa: E402
 from trt_viewer.gui.saving import output_path  # noqa: E402
 from trt_viewer.gui.transport import format_time  # noqa: E402
 

@@ -14,7 +14,7 @@ from gui_fixtures import (  # noqa: E402,F401
 )
 from trt_viewer.backends import open_backend  # noqa: E402
 from trt_viewer.core.yolox import PostprocessConfig  # noqa: E402
-from trt_viewer.gui.session import RunSpec  # noqa: E402
+from trt_viewer.run.session import RunSpec  # noqa: E402
 from trt_viewer.gui.worker import Worker  # noqa: E402
 
 

@@ -19,3 +19,15 @@ class RunError(TrtViewerError):
     """A failure while running: exit code 1."""
 
     exit_code = 1
+
+
+def first_line(exc: BaseException, *, typed: bool = False) -> str:
+    """An exception as the one line a user sees.
+
+    typed=True prefixes the type's name to errors that are not TrtViewerErrors: for those
+    the message alone ("[Errno 28]...", "3") often does not say what went wrong."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else ""
+    if typed and not isinstance(exc, TrtViewerError):
+        return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
+    return line or type(exc).__name__

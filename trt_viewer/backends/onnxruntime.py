@@ -14,7 +14,7 @@ import numpy as np
 
 from trt_viewer.backends.base import DEFAULT_INPUT_SIZE, Backend
 from trt_viewer.core.spec import Dim, TensorSpec
-from trt_viewer.errors import InputError, RunError
+from trt_viewer.errors import InputError, RunError, first_line
 
 ORT_DTYPES = {
     "tensor(float)": np.float32,
@@ -54,7 +54,7 @@ def _spec(arg: Any) -> TensorSpec:
 
 def explain_load_error(path: Path, exc: Exception) -> InputError:
     text = str(exc)
-    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    first = first_line(exc)
     if "_TRT" in text or "TRT:" in text:
         op = re.search(r"(\w+_TRT)", text)
         what = f"a TensorRT plugin op ({op.group(1)})" if op else "a TensorRT plugin op"
@@ -168,8 +168,7 @@ class OnnxRuntimeBackend(Backend):
         try:
             results = session.run(None, {self.input.name: image})
         except Exception as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise RunError(f"ONNX Runtime failed: {first}") from None
+            raise RunError(f"ONNX Runtime failed: {first_line(exc)}") from None
         return {spec.name: np.asarray(r) for spec, r in zip(self.outputs, results)}
 
     def close(self) -> None:

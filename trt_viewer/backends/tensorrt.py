@@ -38,11 +38,11 @@ from trt_viewer.backends.trt.cuda import CudaContext, cuda_failure, free_pinned,
 from trt_viewer.backends.trt.frame_buffer import DEFAULT_CAPACITY, FrameBuffer, FrameCopier, copy_threads, write_combined
 from trt_viewer.backends.trt.gpu_letterbox import GpuLetterbox, GpuLetterboxUnavailable
 from trt_viewer.backends.trt.lanes import Lane, Streams, Ticket
-from trt_viewer.backends.trt.log import TrtMessages, create_logger, first_line
+from trt_viewer.backends.trt.log import TrtMessages, create_logger
 from trt_viewer.backends.trt.modules import import_pycuda, require_tensorrt
 from trt_viewer.backends.trt.plan import read_engine_file
 from trt_viewer.core.preprocess import CURRENT, Preset
-from trt_viewer.errors import InputError, RunError
+from trt_viewer.errors import InputError, RunError, first_line
 
 if TYPE_CHECKING:
     import tensorrt as trt

@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from trt_viewer import __version__
-from trt_viewer.errors import TrtViewerError
+from trt_viewer.errors import TrtViewerError, first_line
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -125,5 +125,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the last line of defence: one line, not a traceback
         if os.environ.get("TRT_VIEWER_DEBUG"):
             traceback.print_exc()
-        print(f"trt-viewer: error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
+        print(f"trt-viewer: error: {first_line(exc, typed=True)}", file=sys.stderr)
         return 1

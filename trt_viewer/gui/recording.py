@@ -14,18 +14,9 @@ import numpy as np
 
 from trt_viewer.core.outputs import AnnotatedOutput, DetectionsWriter
 from trt_viewer.core.pipeline import BackgroundSink
-from trt_viewer.errors import TrtViewerError
+from trt_viewer.errors import first_line
 
 KINDS = ("record", "export")
-
-
-def one_line(exc: BaseException) -> str:
-    if isinstance(exc, TrtViewerError):
-        text = str(exc)
-    else:
-        text = f"{type(exc).__name__}: {exc}"
-    lines = text.strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 class _Output:
@@ -64,7 +55,7 @@ class Outputs:
             try:
                 self._open[kind] = _Output(kind, path, fps)
             except Exception as exc:  # a bad folder must not end the run
-                self._on_error(one_line(exc))
+                self._on_error(first_line(exc, typed=True))
                 self._on_change(kind, False, str(path))
             else:
                 self._on_change(kind, True, str(path))
@@ -76,7 +67,7 @@ class Outputs:
                 out.sink.put(annotated if kind == "record" else record)
                 out.items += 1
             except Exception as exc:
-                self._on_error(one_line(exc))
+                self._on_error(first_line(exc, typed=True))
                 self._stop(kind)
 
     def _stop(self, kind: str) -> None:
@@ -86,7 +77,7 @@ class Outputs:
         try:
             out.close()
         except Exception as exc:
-            self._on_error(one_line(exc))
+            self._on_error(first_line(exc, typed=True))
         self._on_change(kind, False, str(out.path) if out.items else "")
 
     def close(self) -> None:

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import (
     QCheckBox, QHBoxLayout, QLabel, QSlider, QStyle, QStyleOptionSlider, QToolButton, QWidget,
 )
 
-from trt_viewer.gui.session import SourceInfo
+from trt_viewer.run.session import SourceInfo
 
 
 def format_time(seconds: float) -> str:

@@ -30,7 +30,7 @@ from trt_viewer.gui.feedback import FeedbackMixin
 from trt_viewer.gui.frames import FramePacket
 from trt_viewer.gui.layout import LayoutMixin
 from trt_viewer.gui.saving import ImageSaver, ensure_folder, output_path
-from trt_viewer.gui.session import RunSpec, SourceInfo
+from trt_viewer.run.session import RunSpec, SourceInfo
 from trt_viewer.gui.settings import Settings
 from trt_viewer.gui.worker import Worker
 

@@ -25,9 +25,10 @@ from trt_viewer.core.yolox import PostprocessConfig
 from trt_viewer.gui.control import Controls
 from trt_viewer.gui.files import display_name
 from trt_viewer.gui.frames import FramePacket, LatestSlot, render
-from trt_viewer.gui.opening import open_cancellable
-from trt_viewer.gui.recording import Outputs, one_line
-from trt_viewer.gui.session import RunSpec, SourceInfo, model_info, source_info
+from trt_viewer.run.opening import open_cancellable
+from trt_viewer.errors import first_line
+from trt_viewer.gui.recording import Outputs
+from trt_viewer.run.session import RunSpec, SourceInfo, model_info, source_info
 
 STATS_EVERY_S = 0.5
 IDLE_WAIT_S = 0.25  # paused: how long to sleep between looks at the controls
@@ -133,7 +134,7 @@ class Worker(QThread):
                     run.discard_in_flight()  # the backend is done with every buffer before closing
                     run._emit_stats(force=True)  # the panel ends on the run's final counts
         except Exception as exc:  # everything the user must hear about ends up here
-            self.error.emit(one_line(exc))
+            self.error.emit(first_line(exc, typed=True))
         finally:
             try:
                 outputs.close()
@@ -145,7 +146,7 @@ class Worker(QThread):
                     try:
                         backend.close()
                     except Exception as exc:
-                        self.error.emit(one_line(exc))
+                        self.error.emit(first_line(exc, typed=True))
                 self._set_state("stopped")
 
 
@@ -319,7 +320,7 @@ class _Run:
         try:
             return self._reopen(reader, 0)
         except Exception as exc:
-            self.w.error.emit(one_line(exc))
+            self.w.error.emit(first_line(exc, typed=True))
             self.w._set_state("lost")
             self.w._reader = None
             return None

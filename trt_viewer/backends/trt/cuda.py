@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from trt_viewer.backends.trt.log import first_line
-from trt_viewer.errors import InputError, RunError, TrtViewerError
+from trt_viewer.errors import InputError, RunError, TrtViewerError, first_line
 
 MIB = 1 << 20
 

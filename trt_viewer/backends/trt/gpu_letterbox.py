@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from trt_viewer.backends.trt.log import first_line
 from trt_viewer.core.preprocess import CURRENT, PAD_VALUE, Preset, letterbox_ratio
+from trt_viewer.errors import first_line
 
 KERNELS = {
     np.dtype(np.float32): "letterbox_f32",

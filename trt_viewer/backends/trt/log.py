@@ -74,12 +74,6 @@ class TrtMessages:
         return _SOURCE_PREFIX.sub("", " ".join(errors[0].split()))
 
 
-def first_line(exc: BaseException) -> str:
-    """An exception as one line, for the one-line errors the CLI prints."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def create_logger(messages: TrtMessages) -> trt.ILogger:
     """A tensorrt.ILogger that forwards to the 'trt_viewer.tensorrt' Python logger."""
     import tensorrt as trt

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trt_viewer.backends.trt.log import first_line
-from trt_viewer.errors import InputError
+from trt_viewer.errors import InputError, first_line
 
 INSTALL_HINT = "pip install 'trt-viewer[tensorrt]'"
 
