@@ -1,21 +1,30 @@
-"""Shared fixtures: small generated models and videos, and the optional real test data."""
+"""Shared fixtures: small generated models and videos, and the optional real test data.
+
+pytest imports this file with tests/ first on sys.path (its default "prepend" import mode,
+tests/ being no package), so test modules import `modelgen`, `fakes...` and `gui_fixtures`
+with no sys.path change of their own. The fixtures of fakes/fixtures.py (gpu, trt_style,
+trt, build) and of gui_fixtures.py (gui_model, gui_video, long_video, gui_settings, window)
+are registered here for every test, so test modules take them as parameters and need not
+import them.
+"""
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
+import modelgen
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+# moving_square_frames and write_video live in modelgen; some test modules still import
+# them from here, so they stay names of this module (the square_video fixture uses both).
+from modelgen import moving_square_frames, write_video
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import modelgen  # noqa: E402
+pytest_plugins = ["fakes.fixtures", "gui_fixtures"]
 
 
 def real_data(needed: tuple[str, ...] = ("models/yolox_nano.onnx", "media/dog.jpg", "media/people.mp4")
@@ -87,23 +96,6 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "p6": modelgen.yolox_model(d / "p6.onnx", size=(128, 128), strides=modelgen.P6),
         "plugin": modelgen.trt_plugin_model(d / "plugin.onnx"),
     }
-
-
-def moving_square_frames(n: int, size: tuple[int, int] = (64, 96), stride: int = 8) -> list[np.ndarray]:
-    """Frame i holds one blue+green square on stride cell (i mod columns, 2)."""
-    cols = size[1] // stride
-    return [modelgen.square_image(size, (i % cols, 2, stride)) for i in range(n)]
-
-
-def write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
-    fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.suffix == ".avi" else "mp4v"))
-    h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), fourcc, fps, (w, h))
-    assert writer.isOpened()
-    for f in frames:
-        writer.write(f)
-    writer.release()
-    return path
 
 
 @pytest.fixture

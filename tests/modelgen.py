@@ -5,12 +5,14 @@ objectness is the patch's mean blue / 255, class k's probability the mean of cha
 CLASS_CHANNELS[k] / 255, and the box is the cell itself (raw: tx = ty = 0.5, tw = th = 0).
 So a pure-blue+green square covering a stride-s cell yields a detection of class 0 whose
 box is that cell, and tests can predict every output from the picture they draw.
+square_image, moving_square_frames and write_video draw those pictures and videos.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -34,6 +36,9 @@ class _Graph:
         n = self.name(base)
         self.inits.append(numpy_helper.from_array(np.asarray(value), n))
         return n
+
+    def ints(self, *values: int) -> str:
+        return self.const(np.array(values, np.int64))
 
     def op(self, op_type: str, inputs: list[str], base: str | None = None, **attrs: object) -> str:
         out = self.name(base or op_type.lower())
@@ -63,7 +68,7 @@ def _level(g: _Graph, x: str, s: int, h: int | None, w: int | None, num_classes:
     else:
         reg = [half, half, zero, zero]
     cls = [chans[CLASS_CHANNELS[k]] if k < len(CLASS_CHANNELS) else zero for k in range(num_classes)]
-    cat = g.op("Concat", reg + [chans[0]] + cls, axis=1)  # [1, 5+C, h, w]
+    cat = g.op("Concat", [*reg, chans[0], *cls], axis=1)  # [1, 5+C, h, w]
     flat = g.op("Reshape", [cat, g.const(np.array([1, 5 + num_classes, -1], np.int64))])
     return g.op("Transpose", [flat], perm=[0, 2, 1])
 
@@ -128,8 +133,8 @@ def _end2end_tail(g: _Graph, pred: str, strides: tuple[int, ...], h: int, w: int
     gs = np.concatenate(grid_s).astype(np.float32)
     x1y1 = (gxy * gs)[None]
     boxes_all = g.const(np.concatenate([x1y1, x1y1 + gs[None]], -1))  # [1, N, 4] cell boxes
-    obj = g.op("Slice", [pred, g.const(np.array([4], np.int64)), g.const(np.array([5], np.int64)), g.const(np.array([2], np.int64))])
-    cls0 = g.op("Slice", [pred, g.const(np.array([5], np.int64)), g.const(np.array([6], np.int64)), g.const(np.array([2], np.int64))])
+    obj = g.op("Slice", [pred, g.ints(4), g.ints(5), g.ints(2)])  # [..., 4:5] along axis 2
+    cls0 = g.op("Slice", [pred, g.ints(5), g.ints(6), g.ints(2)])  # [..., 5:6] along axis 2
     score = g.op("Squeeze", [g.op("Mul", [obj, cls0]), g.const(np.array([2], np.int64))])  # [1, N]
     top, idx = g.name("top"), g.name("idx")
     g.nodes.append(helper.make_node("TopK", [score, g.const(np.array([slots], np.int64))], [top, idx], axis=1))
@@ -168,9 +173,27 @@ def trt_plugin_model(path: Path) -> Path:
     return path
 
 
-def square_image(size: tuple[int, int], cell: tuple[int, int, int], colour: tuple[int, int, int] = (255, 255, 0)) -> np.ndarray:
+def square_image(size: tuple[int, int], cell: tuple[int, int, int],
+                 colour: tuple[int, int, int] = (255, 255, 0)) -> np.ndarray:
     """A black BGR image with one filled stride cell (x index, y index, stride) in `colour`."""
     img = np.zeros((*size, 3), np.uint8)
     gx, gy, s = cell
     img[gy * s:(gy + 1) * s, gx * s:(gx + 1) * s] = colour
     return img
+
+
+def moving_square_frames(n: int, size: tuple[int, int] = (64, 96), stride: int = 8) -> list[np.ndarray]:
+    """Frame i holds one blue+green square on stride cell (i mod columns, 2)."""
+    cols = size[1] // stride
+    return [square_image(size, (i % cols, 2, stride)) for i in range(n)]
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
+    fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.suffix == ".avi" else "mp4v"))
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), fourcc, fps, (w, h))
+    assert writer.isOpened()
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    return path

@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import modelgen
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper
-
-import modelgen
 from fakes.fake_pycuda import FakeGpu
 from fakes.fake_tensorrt import STYLES, plan_onnx, read_plan_header
-from fakes.fixtures import gpu, run_cli, trt, trt_style  # noqa: F401 - fixtures
+from fakes.fixtures import run_cli
+from onnx import TensorProto, helper
+
 from trt_viewer.backends.onnxruntime import OnnxRuntimeBackend
 from trt_viewer.backends.tensorrt import TensorRTBackend
 from trt_viewer.backends.trt.builder import _cancel_on_interrupt
@@ -306,7 +306,7 @@ def test_ctrl_c_asks_tensorrt_to_stop(models: dict[str, Path], trt: Any, tmp_pat
     progress = BuildProgress(sys.stderr)
     progress.cancelled.set()
     engine = tmp_path / "m.engine"
-    with pytest.raises(RunError, match="^build cancelled$"):
+    with pytest.raises(RunError, match=r"^build cancelled$"):
         build_engine(BuildOptions(models["raw"], engine), progress)
     assert not engine.exists()
 

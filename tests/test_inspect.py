@@ -7,12 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import modelgen
+import pytest
 from fakes.fake_pycuda import FakeGpu
 from fakes.fake_tensorrt import STYLES, Device, fake_plan
-from fakes.fixtures import build, gpu, run_cli, trt, trt_style  # noqa: F401 - fixtures
+from fakes.fixtures import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +45,8 @@ def test_onnx_needs_no_tensorrt(models: dict[str, Path], monkeypatch: pytest.Mon
     assert any(line.startswith("  classes:        80 (COCO): person, bicycle, car") for line in lines)
 
 
-def test_onnx_with_a_tensorrt_plugin_and_dynamic_sizes(models: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_onnx_with_a_tensorrt_plugin_and_dynamic_sizes(models: dict[str, Path],
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = inspect([str(models["plugin"]), "--json"], capsys)
     assert code == 0, err
     report = json.loads(out)
@@ -88,7 +88,8 @@ def test_engine_report(models: dict[str, Path], build: Any, tmp_path: Path, caps
 def test_engine_report_json(models: dict[str, Path], build: Any, tmp_path: Path,
                             capsys: pytest.CaptureFixture[str]) -> None:
     engine = build(models["end2end"], tmp_path / "e2e.engine")
-    code, out, _ = inspect([str(engine), "--json"], capsys)
+    code, out, err = inspect([str(engine), "--json"], capsys)
+    assert code == 0, err
     report = json.loads(out)
     assert report["tensorrt"] == "11.2.0.12" and report["layout"] == "end2end"
     assert report["device_memory_bytes"] == 1 << 20 and report["profiles"] == 1

@@ -3,8 +3,8 @@
 import cv2
 import numpy as np
 import pytest
+from modelgen import moving_square_frames, write_video
 
-from conftest import moving_square_frames, write_video
 from trt_viewer.core.sources import open_source
 from trt_viewer.errors import InputError
 
@@ -84,7 +84,7 @@ def test_unusable_sources_say_why(tmp_path, make, message):
 
 
 def test_camera_index_without_a_camera():
-    with pytest.raises(InputError, match="no camera at index 7|camera 7"):
+    with pytest.raises(InputError, match=r"no camera at index 7|camera 7"):
         open_source("7")
 
 

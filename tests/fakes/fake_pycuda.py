@@ -35,7 +35,7 @@ CUBIN_MAGIC = b"FAKECUBIN\x00"
 
 
 def _default_kernels() -> dict[str, Callable[..., None]]:
-    from fakes.gpu_kernels import KERNELS
+    from .gpu_kernels import KERNELS
 
     return dict(KERNELS)
 
@@ -154,7 +154,7 @@ def _make_driver(gpu: FakeGpu) -> types.ModuleType:
     class Error(Exception):
         pass
 
-    class MemoryError(Error):  # noqa: A001 - pycuda's name
+    class MemoryError(Error):  # pycuda's name, shadowing the builtin as pycuda does
         pass
 
     class LogicError(Error):
@@ -163,7 +163,7 @@ def _make_driver(gpu: FakeGpu) -> types.ModuleType:
     class LaunchError(Error):
         pass
 
-    class RuntimeError(Error):  # noqa: A001 - pycuda's name
+    class RuntimeError(Error):  # pycuda's name, shadowing the builtin as pycuda does
         pass
 
     def init(flags: int = 0) -> None:
@@ -255,7 +255,7 @@ def _make_driver(gpu: FakeGpu) -> types.ModuleType:
                 gpu.release(self._address)
                 self._freed = True
 
-    class host_alloc_flags:  # noqa: N801 - pycuda's name
+    class host_alloc_flags:  # pycuda's name
         PORTABLE = 1
         DEVICEMAP = 2
         WRITECOMBINED = 4
@@ -299,7 +299,7 @@ def _make_driver(gpu: FakeGpu) -> types.ModuleType:
             while self._queue and not until():
                 self._queue.pop(0)()
 
-    class event_flags:  # noqa: N801 - pycuda's name
+    class event_flags:  # pycuda's name
         DEFAULT = 0
         BLOCKING_SYNC = 1
         DISABLE_TIMING = 2
@@ -492,14 +492,14 @@ def _make_compiler(gpu: FakeGpu) -> types.ModuleType:
     """`pycuda.compiler`: compile() gives a fake cubin naming the source's kernels."""
     m = types.ModuleType("pycuda.compiler")
 
-    def compile(source: str, nvcc: str = "nvcc", options: Any = None, keep: bool = False,  # noqa: A001
+    def compile(source: str, nvcc: str = "nvcc", options: Any = None, keep: bool = False,  # pycuda's name
                 no_extern_c: bool = False, arch: str | None = None, code: str | None = None,
                 cache_dir: Any = None, include_dirs: Any = None, target: str = "cubin") -> bytes:
         if not gpu.nvcc:
             # pycuda asks nvcc for its version first; pytools' ExecError is an OSError.
             raise OSError(f"error invoking '{nvcc} --version': [Errno 2] No such file or directory: '{nvcc}'")
         if not no_extern_c:
-            source = 'extern "C" {\n%s\n}\n' % source
+            source = f'extern "C" {{\n{source}\n}}\n'
         if 'extern "C"' not in source:
             raise gpu.driver.CompileError("the double reads kernel names from extern \"C\" sources only")
         gpu.compiles += 1

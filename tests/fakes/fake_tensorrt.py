@@ -28,7 +28,7 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto
 
-from fakes.strict import FakeEnum, Strict, make_enum
+from .strict import FakeEnum, Strict, make_enum
 
 MAGIC = b"FAKETRT\x00"
 ONNX_TO_DTYPE = {
@@ -44,11 +44,11 @@ NUMPY = {"FLOAT": np.float32, "HALF": np.float16, "INT8": np.int8, "UINT8": np.u
          "INT32": np.int32, "INT64": np.int64, "BOOL": np.bool_}
 # Ops the fake ONNX parser accepts: those of tests/modelgen.py and YOLOX exports, plus
 # TensorRT's NMS plugin. Anything else fails to parse, as unknown ops do in TensorRT.
-SUPPORTED_OPS = frozenset(
-    "Add AveragePool Cast Concat Constant Conv Div Exp Gather Greater Identity MaxPool Mul "
-    "ReduceSum Reshape Resize Shape Sigmoid Slice Split Squeeze Sub TopK Transpose Unsqueeze "
-    "QuantizeLinear DequantizeLinear EfficientNMS_TRT".split()
-)
+SUPPORTED_OPS = frozenset({
+    "Add", "AveragePool", "Cast", "Concat", "Constant", "Conv", "Div", "Exp", "Gather", "Greater", "Identity",
+    "MaxPool", "Mul", "ReduceSum", "Reshape", "Resize", "Shape", "Sigmoid", "Slice", "Split", "Squeeze", "Sub",
+    "TopK", "Transpose", "Unsqueeze", "QuantizeLinear", "DequantizeLinear", "EfficientNMS_TRT",
+})
 
 
 class DeviceMemory(Protocol):
@@ -178,7 +178,8 @@ def make_tensorrt(style: Style, device: Device) -> types.ModuleType:
             if header["version"].split(".")[:2] != style.version.split(".")[:2]:
                 say(self._logger, "ERROR", "IRuntime::deserializeCudaEngine: Error Code 1: Serialization "
                     "(Serialization assertion stdVersionRead == kSERIALIZATION_VERSION failed.Version tag does "
-                    f"not match. Note: Current Version: {style.version}, Serialized Engine Version: {header['version']})")
+                    f"not match. Note: Current Version: {style.version}, "
+                    f"Serialized Engine Version: {header['version']})")
                 return None
             if header["compute"] != device.compute:
                 say(self._logger, "ERROR", "IRuntime::deserializeCudaEngine: Error Code 1: Serialization "
@@ -336,7 +337,8 @@ def make_tensorrt(style: Style, device: Device) -> types.ModuleType:
                     f"(Parameter check failed: addresses or shapes not set for {missing + unset})")
                 return False
             shapes = {t["name"]: self._input_shape(t) for t in self._inputs()}
-            outputs = {t["name"]: as_shape(self.get_tensor_shape(t["name"])) for t in self._engine._io if not t["input"]}
+            outputs = {t["name"]: as_shape(self.get_tensor_shape(t["name"]))
+                       for t in self._engine._io if not t["input"]}
             addresses = dict(self._addresses)
             io = {t["name"]: t for t in self._engine._io}
 
@@ -470,10 +472,10 @@ def make_tensorrt(style: Style, device: Device) -> types.ModuleType:
         def __init__(self) -> None:
             self._shapes: dict[str, list[tuple[int, ...]]] = {}
 
-        def set_shape(self, input: str, min: Any, opt: Any, max: Any) -> None:  # noqa: A002
+        def set_shape(self, input: str, min: Any, opt: Any, max: Any) -> None:  # TensorRT's parameter names
             self._shapes[input] = [as_shape(min), as_shape(opt), as_shape(max)]
 
-        def get_shape(self, input: str) -> list[Dims]:  # noqa: A002
+        def get_shape(self, input: str) -> list[Dims]:  # TensorRT's parameter name
             return [Dims(s) for s in self._shapes.get(input, [])]
 
     class ITimingCache(Strict):

@@ -1,4 +1,5 @@
-"""Fixtures that install the doubles; test modules import the ones they use.
+"""Fixtures that install the doubles, registered for every test by tests/conftest.py
+(`pytest_plugins`): test modules take them as parameters and never import them.
 
 `gpu` puts the fake pycuda (driver and compiler) in sys.modules; `trt` adds a tensorrt double of the style the
 test is parametrised with (default "10"); `build` runs `trt-viewer build` in-process.
@@ -13,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from fakes.fake_pycuda import FakeGpu
-from fakes.fake_tensorrt import STYLES, Device, make_tensorrt
+from .fake_pycuda import FakeGpu
+from .fake_tensorrt import STYLES, Device, make_tensorrt
 
 
 @pytest.fixture

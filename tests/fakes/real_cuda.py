@@ -112,14 +112,14 @@ class TimedCudaMemory(RealCudaMemory):
 
     def __init__(self, cuda: Any, ms: float = 1.0) -> None:
         super().__init__(cuda)
-        self.ns = int(round(ms * 1e6))
+        self.ns = round(ms * 1e6)
         self._lib: _LibCuda | None = None
         self._module: Any = None
         self._spin: Any = None
         self._canned: dict[str, Any] = {}
 
     def run_on_stream(self, handle: int, work: Callable[[], None]) -> None:
-        outputs: dict[str, tuple[int, int]] = getattr(work, "outputs")
+        outputs: dict[str, tuple[int, int]] = getattr(work, "outputs")  # noqa: B009 - not an attribute of Callable (mypy)
         if not self._canned:
             super().run_on_stream(handle, work)  # real outputs, once
             for name, (address, nbytes) in outputs.items():
