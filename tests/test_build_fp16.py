@@ -7,13 +7,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import modelgen
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-import modelgen
 from trt_viewer.backends.trt.fp16 import convert_to_fp16
 from trt_viewer.errors import InputError
 
@@ -69,7 +69,8 @@ def test_resize_scales_stay_float32_even_when_shared_or_computed() -> None:
         helper.make_node("Constant", [], ["c"], value=numpy_helper.from_array(np.array([1.5], np.float32))),
         helper.make_node("Mul", ["up", "c"], ["y"]),
     ]
-    model = _model(nodes, [x], [y, z, helper.make_tensor_value_info("up2", TensorProto.FLOAT, [1, 1, 10, 10])], [scales])
+    up2 = helper.make_tensor_value_info("up2", TensorProto.FLOAT, [1, 1, 10, 10])
+    model = _model(nodes, [x], [y, z, up2], [scales])
     converted = convert_to_fp16(model)
     kinds = {i.name: i.data_type for i in converted.graph.initializer}
     assert TensorProto.FLOAT in kinds.values() and TensorProto.FLOAT16 in kinds.values()
@@ -104,7 +105,7 @@ def test_out_of_range_weights_saturate_instead_of_becoming_inf() -> None:
 def test_models_it_cannot_convert_are_refused_in_one_line(tmp_path: Path) -> None:
     qdq = onnx.load(str(modelgen.yolox_model(tmp_path / "m.onnx")))
     qdq.graph.node[0].op_type = "DequantizeLinear"
-    with pytest.raises(InputError, match="quantized .* build it without --fp16"):
+    with pytest.raises(InputError, match=r"quantized .* build it without --fp16"):
         convert_to_fp16(qdq)
     loop = onnx.load(str(tmp_path / "m.onnx"))
     loop.graph.node[0].op_type = "If"

@@ -118,7 +118,7 @@ def test_clip_objects_move_smoothly_and_come_and_go():
     track = max(clip.tracks, key=lambda t: min(t.t0 + t.duration, 10) - max(t.t0, 0))
     t = max(track.t0, 0) + 0.5
     steps = [np.hypot(*np.subtract(track.position(t + (k + 1) / 30), track.position(t + k / 30))) for k in range(10)]
-    assert 0 < min(steps) and max(steps) < 0.05 * 320  # moves every frame, never jumps
+    assert min(steps) > 0 and max(steps) < 0.05 * 320  # moves every frame, never jumps
 
 
 def test_clip_frames_carry_ground_truth_and_objects_enter_at_the_edge():
@@ -174,7 +174,10 @@ def test_shipped_model_is_shaped_like_an_official_yolox_export():
     path = demo.demo_model_path()
     assert path.is_file() and path.stat().st_size <= 4 * 1024 * 1024
     graph = onnx.load(str(path)).graph
-    dims = lambda v: [d.dim_value for d in v.type.tensor_type.shape.dim]
+
+    def dims(v):
+        return [d.dim_value for d in v.type.tensor_type.shape.dim]
+
     assert [i.name for i in graph.input] == ["images"] and dims(graph.input[0]) == [1, 3, 416, 416]
     assert [o.name for o in graph.output] == ["output"]
     assert dims(graph.output[0]) == [1, 3549, 5 + len(CLASS_NAMES)]

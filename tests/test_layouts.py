@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from modelgen import square_image
+
 from trt_viewer.backends import open_backend
 from trt_viewer.core.detector import Detector
 from trt_viewer.core.layouts import Postprocessor, end2end_roles
@@ -24,7 +24,7 @@ def test_every_layout_finds_the_square_where_it_was_drawn(models, kind):
         gx, gy, s = cell
         expected = [gx * s, gy * s, (gx + 1) * s, (gy + 1) * s]
         assert any(np.allclose(b, expected, atol=0.5) for b in dets.boxes), dets
-        assert det.postprocessor.layout == ("end2end" if kind == "end2end" else "decoded" if kind == "decoded" else "raw")
+        assert det.postprocessor.layout == (kind if kind in ("end2end", "decoded") else "raw")
         assert set(dets.class_ids.tolist()) == {0}
 
 

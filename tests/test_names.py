@@ -1,6 +1,6 @@
 import pytest
-
 from modelgen import yolox_model
+
 from trt_viewer.backends import open_backend
 from trt_viewer.core.detector import Detector
 from trt_viewer.core.names import COCO_CLASSES, parse_names, resolve_names

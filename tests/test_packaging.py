@@ -1,7 +1,8 @@
 """The package list in pyproject.toml is complete, and the demo model ships in the wheel."""
 
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,8 +2,6 @@
 
 import json
 
-import pytest
-
 from trt_viewer.backends import open_backend
 from trt_viewer.cli import main
 from trt_viewer.core.detector import Detector

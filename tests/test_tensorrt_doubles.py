@@ -8,11 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from fakes.fake_pycuda import FakeGpu
 from fakes.fake_tensorrt import STYLES, Device, make_tensorrt
-from fakes.stubs import installed_stubs, mended_copy, stub_classes
 from fakes.strict import public_names
+from fakes.stubs import installed_stubs, mended_copy, stub_classes
 
 # Names the TensorRT 11 double has that the 10.13 stubs lack, with the reason each is
 # allowed. Empty: the 11 double only drops names (FP16/INT8 flags, calibrators,
@@ -87,7 +86,7 @@ def test_removed_and_missing_api_raises(style: str) -> None:
     with pytest.raises(AttributeError):
         config.max_workspace_size = 1 << 30  # removed in TensorRT 10: setting it must fail
     with pytest.raises(AttributeError):
-        trt.BuilderFlag.STRICT_TYPES  # type: ignore[attr-defined]  # removed in TensorRT 10
+        _ = trt.BuilderFlag.STRICT_TYPES  # type: ignore[attr-defined]  # removed in TensorRT 10
     has_fp16 = hasattr(trt.BuilderFlag, "FP16")  # type: ignore[attr-defined]
     assert has_fp16 == (style != "11")
     assert hasattr(trt, "IProgressMonitor") == (style != "8.6")

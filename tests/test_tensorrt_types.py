@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from fakes.stubs import installed_stubs, mended_copy
 
 ROOT = Path(__file__).resolve().parents[1]
