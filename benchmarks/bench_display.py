@@ -3,9 +3,10 @@
 What the viewer does per frame: the worker renders the frame with
 trt_viewer.gui.frames.render (scaled to the view's size, converted to RGB32 straight into a
 QImage, the boxes drawn there); the GUI thread sets it on the real VideoView, which paints
-it (repaint() paints and flushes the window at once). Timed apart: render, paint. The goal: at most 3 ms p50 from annotated frame to
-screen. Run it under Xvfb for a real X11 window (`xvfb-run -s "-screen 0 1920x1200x24"
-python benchmarks/bench_display.py`), or with QT_QPA_PLATFORM=offscreen.
+it (repaint() paints and flushes the window at once). Timed apart: render, paint. The goal:
+at most 3 ms p50 from annotated frame to screen. Run it under Xvfb for a real X11 window
+(`xvfb-run -s "-screen 0 1920x1200x24" python benchmarks/bench_display.py`), or with
+QT_QPA_PLATFORM=offscreen.
 
     python benchmarks/bench_display.py [--model M --source S] [--frames 300] [--json]
 """

@@ -28,6 +28,7 @@ import json
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -127,9 +128,9 @@ def main() -> int:
     args = ap.parse_args()
 
     import pycuda.driver as cuda
-
     from fakes.fake_tensorrt import STYLES, Device, make_tensorrt
     from fakes.real_cuda import TimedCudaMemory
+
     from trt_viewer.bench.report import format_text
     from trt_viewer.bench.run import BenchOptions, machine, run_bench
 
@@ -174,6 +175,7 @@ def main() -> int:
 
     def memory_run(engine: Path) -> None:
         from bench_memory import measure
+
         from trt_viewer.backends import open_backend
 
         with open_backend(engine) as backend:
@@ -201,12 +203,13 @@ def main() -> int:
             for key, gpu_pre, frames, draw in (("bench_gpu_letterbox", True, args.frames, True),
                                                ("bench_gpu_letterbox_no_draw", True, args.cpu_frames, False),
                                                ("bench_cpu_letterbox", False, args.cpu_frames, True)):
-                section(key, lambda: bench(engine, key, gpu_pre, frames, draw))
+                section(key, partial(bench, engine, key, gpu_pre, frames, draw))
             for wc, threads in (("0", "0"), ("1", "0"), ("1", "1"), ("1", "4")):
                 key = f"staging_wc{wc}_threads{threads}"
                 env = {"TRT_VIEWER_WRITE_COMBINED": wc, "TRT_VIEWER_COPY_THREADS": threads}
-                section(key, lambda: bench(engine, key, True, args.cpu_frames * 2, True, ("sequential", "pipeline"), env))
-            section("memory", lambda: memory_run(engine))
+                section(key, partial(bench, engine, key, True, args.cpu_frames * 2, True,
+                                     ("sequential", "pipeline"), env))
+            section("memory", partial(memory_run, engine))
     finally:
         section("close", memory.close)
         results["failed"] = failed

@@ -272,7 +272,7 @@ class EMA:
 def make_optimizer(model: YOLOX, lr: float) -> torch.optim.SGD:
     """SGD with weight decay on conv weights only, as YOLOX does."""
     decay, no_decay = [], []
-    for name, p in model.named_parameters():
+    for p in model.parameters():
         (decay if p.ndim > 1 else no_decay).append(p)
     return torch.optim.SGD([{"params": no_decay, "weight_decay": 0.0}, {"params": decay, "weight_decay": 5e-4}],
                            lr=lr, momentum=0.9, nesterov=True)
@@ -313,7 +313,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-seconds", type=float, default=0.0,
                    help="hard stop: past this many seconds since start, end the loop early and still save and "
                         "export (a guard for a wall-clock limit; the schedule is not shortened)")
-    p.add_argument("--format", choices=sorted(FORMATS) + ["auto"], default="auto",
+    p.add_argument("--format", choices=[*sorted(FORMATS), "auto"], default="auto",
                    help="GPU precision / memory layout; auto times each first (about 90 s of cuDNN tuning)")
     p.add_argument("--log-every", type=int, default=50)
     return p.parse_args(argv)
