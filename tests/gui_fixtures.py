@@ -1,24 +1,27 @@
 """Fixtures and fakes for the GUI tests: isolated settings, small models and videos,
-and scripted live sources (a camera that blocks, one that disappears)."""
+and scripted live sources (a camera that blocks, one that disappears).
+
+The fixtures reach a test module as a pytest plugin (`pytest_plugins = ["gui_fixtures"]`),
+never by importing their names; the helpers (make_window, ScriptedCamera...) are imported.
+pytest puts tests/ on sys.path (tests/ is no package), so `modelgen` imports as it is.
+"""
 
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-sys.path.insert(0, str(Path(__file__).parent))
+import cv2
+import modelgen
+import numpy as np
+import pytest
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+from trt_viewer.core.sources import Frame, Source
 
-import modelgen  # noqa: E402
-from trt_viewer.core.sources import Frame, Source  # noqa: E402
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before pytest-qt makes the QApplication
 
 SIZE = (64, 96)  # model input and frame size (H, W): every test frame is one model input
 # A square on stride-8 cell (x, 2) in this colour scores 0.78 x 0.78 = 0.61 as class 0.

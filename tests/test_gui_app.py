@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import types
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+import pytest
+from gui_fixtures import make_window
 
-import pytest  # noqa: E402
+from trt_viewer.gui import app
 
-from gui_fixtures import gui_model, gui_settings, gui_video  # noqa: E402,F401
-from trt_viewer.gui import app  # noqa: E402
+pytest_plugins = ["gui_fixtures"]  # gui_model, gui_video, gui_settings
 
 # Runs the real CLI entry point; a hook sends SIGINT to the process itself once the
 # window has shown `FRAMES` frames (or at once, with no model), as Ctrl+C in a terminal.
@@ -122,9 +123,6 @@ def test_startup_with_one_given_takes_the_other_from_the_last_session():
 
 def test_the_demo_clip_is_made_after_the_window_shows_then_plays(qtbot, demo_module, gui_settings,
                                                                   gui_model, gui_video):
-    from gui_fixtures import make_window
-
-    _, video = demo_module
     sys.modules["trt_viewer.demo"].ensure_demo_video = lambda: gui_video  # type: ignore[attr-defined]
     window = make_window(qtbot, gui_settings)
     window.set_model(str(gui_model))
@@ -135,8 +133,6 @@ def test_the_demo_clip_is_made_after_the_window_shows_then_plays(qtbot, demo_mod
 
 
 def test_a_demo_clip_that_cannot_be_made_is_an_error_not_a_crash(qtbot, gui_settings):
-    from gui_fixtures import make_window
-
     def fail():
         raise OSError("disk full")
 
@@ -162,7 +158,7 @@ def test_pyside_6_12_0_on_python_3_11_is_refused(monkeypatch):
 
     monkeypatch.setattr(PySide6, "__version__", "6.12.0")
     monkeypatch.setattr(sys, "version_info", (3, 11, 7, "final", 0))
-    with pytest.raises(app.TrtViewerError, match="PySide6-Essentials!=6.12.0"):
+    with pytest.raises(app.TrtViewerError, match=re.escape("pip install 'PySide6-Essentials!=6.12.0'")):
         app._check_pyside()
 
 

@@ -7,20 +7,19 @@ import os
 import sys
 import threading
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+import numpy as np
+import pytest
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+from trt_viewer.core.detections import Detections
+from trt_viewer.core.drawing import class_colour
+from trt_viewer.gui import files
+from trt_viewer.gui.cameras import linux_cameras
+from trt_viewer.gui.frames import FramePacket, LatestSlot, fit_size, render
+from trt_viewer.gui.saving import output_path
+from trt_viewer.gui.transport import format_time
+from trt_viewer.run.opening import open_cancellable
 
-from gui_fixtures import gui_model, gui_settings, gui_video  # noqa: E402,F401
-from trt_viewer.core.detections import Detections  # noqa: E402
-from trt_viewer.core.drawing import class_colour  # noqa: E402
-from trt_viewer.gui import files  # noqa: E402
-from trt_viewer.gui.cameras import linux_cameras  # noqa: E402
-from trt_viewer.gui.frames import FramePacket, LatestSlot, fit_size, render  # noqa: E402
-from trt_viewer.run.opening import open_cancellable  # noqa: E402
-from trt_viewer.gui.saving import output_path  # noqa: E402
-from trt_viewer.gui.transport import format_time  # noqa: E402
+pytest_plugins = ["gui_fixtures"]  # gui_settings
 
 
 def test_latest_slot_keeps_only_the_newest_and_says_when_to_signal():
@@ -217,7 +216,7 @@ def test_no_display_is_a_one_line_error(monkeypatch):
     monkeypatch.setattr(sys, "platform", "linux")
     for name in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"):
         monkeypatch.delenv(name, raising=False)
-    with pytest.raises(TrtViewerError, match="no display.*trt-viewer run"):
+    with pytest.raises(TrtViewerError, match=r"no display.*trt-viewer run"):
         preflight.check_display()
     monkeypatch.setenv("DISPLAY", ":0")
     monkeypatch.setattr(preflight, "installed_libraries", lambda: {"libEGL.so.1"})

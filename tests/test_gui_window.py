@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import re
+import shutil
 import threading
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+import cv2
+import numpy as np
+from gui_fixtures import SCORE, CameraOpener, ScriptedCamera, make_window, square_frames, write_video
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
-from PySide6.QtGui import QDropEvent  # noqa: E402
+from trt_viewer.core.drawing import class_colour
+from trt_viewer.gui.worker import Worker
 
-from gui_fixtures import (  # noqa: E402,F401
-    SCORE, CameraOpener, ScriptedCamera, gui_model, gui_settings, gui_video, make_window, square_frames,
-    window,
-)
-from trt_viewer.core.drawing import class_colour  # noqa: E402
-from trt_viewer.gui.worker import Worker  # noqa: E402
+pytest_plugins = ["gui_fixtures"]  # gui_model, gui_video, gui_settings, window
 
 
 class Shown:
@@ -143,8 +140,6 @@ def test_missing_files_are_refused_before_anything_runs(qtbot, window, tmp_path)
 
 
 def test_switching_source_while_running_restarts_cleanly(qtbot, window, gui_model, gui_video, tmp_path):
-    from gui_fixtures import write_video
-
     other = write_video(tmp_path / "other.avi", square_frames(40))
     window.actions_.loop.setChecked(True)
     play(qtbot, window, gui_model, gui_video)
@@ -290,7 +285,9 @@ def test_drop_a_model_and_a_video_starts_and_a_stranger_file_is_refused(qtbot, w
     notes.write_text("hello")
     with qtbot.waitSignal(window.errorShown) as error:
         drop(window, [str(notes)])
-    assert error.args == ["notes.txt is neither a model (.onnx, .engine, .plan, .trt) nor a video, image or folder of images"]
+    assert error.args == [
+        "notes.txt is neither a model (.onnx, .engine, .plan, .trt) nor a video, image or folder of images"
+    ]
     assert window.model is None and window.worker is None
     window.actions_.realtime.setChecked(True)  # paced, so the 30 frames are not over before two are shown
     drop(window, [str(gui_video), str(gui_model)])
@@ -299,8 +296,6 @@ def test_drop_a_model_and_a_video_starts_and_a_stranger_file_is_refused(qtbot, w
 
 
 def test_settings_and_recent_files_survive_a_restart(qtbot, gui_settings, gui_model, gui_video, tmp_path):
-    import shutil
-
     first = make_window(qtbot, gui_settings)
     moved = tmp_path / "moved.avi"
     shutil.copy(gui_video, moved)
