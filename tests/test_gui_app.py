@@ -24,21 +24,21 @@ import trt_viewer.gui.window as w
 
 FRAMES = int(os.environ["DRIVER_FRAMES"])
 shown = [0]
-original_on_frame, original_show = w.MainWindow._on_frame, w.MainWindow.show
+original_show = w.MainWindow.show
 
-def on_frame(self, worker):
-    original_on_frame(self, worker)
+def on_frame(index):
     shown[0] += 1
     if shown[0] == FRAMES:
         os.kill(os.getpid(), signal.SIGINT)
 
 def show(self):
+    self.frameShown.connect(on_frame)
     original_show(self)
     if FRAMES == 0:
         from PySide6.QtCore import QTimer
         QTimer.singleShot(200, lambda: os.kill(os.getpid(), signal.SIGINT))
 
-w.MainWindow._on_frame, w.MainWindow.show = on_frame, show
+w.MainWindow.show = show
 from trt_viewer.cli import main
 code = main(sys.argv[1:])
 print(f"exit={code} frames={shown[0]}", flush=True)

@@ -58,24 +58,24 @@ def test_start_and_stop(qtbot, window, gui_model, gui_video):
     qtbot.waitUntil(lambda: worker.isFinished(), timeout=5000)
     qtbot.waitUntil(lambda: window.worker is None)
     assert window.state == "stopped"
-    assert window.state_label.text() == "Stopped"
-    assert window.view.image is not None  # the last frame stays on screen
+    assert window.shell.state_label.text() == "Stopped"
+    assert window.shell.view.image is not None  # the last frame stays on screen
 
 
 def test_frames_arrive_and_the_fps_label_updates(qtbot, window, gui_model, gui_video):
     window.actions_.loop.setChecked(True)
-    assert window.fps_label.text() == "– FPS"
+    assert window.shell.fps_label.text() == "– FPS"
     shown = play(qtbot, window, gui_model, gui_video, frames=10)
-    qtbot.waitUntil(lambda: re.fullmatch(r"\d+\.\d FPS", window.fps_label.text()) is not None, timeout=10000)
-    assert float(window.fps_label.text().split()[0]) > 0
-    assert window.view.image is not None and not window.view.image.isNull()
-    qtbot.waitUntil(lambda: window.stats.frames.text() not in ("0", ""), timeout=5000)
-    stages = [window.stats.stages.item(r, 0).text() for r in range(window.stats.stages.rowCount())]
+    qtbot.waitUntil(lambda: re.fullmatch(r"\d+\.\d FPS", window.shell.fps_label.text()) is not None, timeout=10000)
+    assert float(window.shell.fps_label.text().split()[0]) > 0
+    assert window.shell.view.image is not None and not window.shell.view.image.isNull()
+    qtbot.waitUntil(lambda: window.shell.stats.frames.text() not in ("0", ""), timeout=5000)
+    stages = [window.shell.stats.stages.item(r, 0).text() for r in range(window.shell.stats.stages.rowCount())]
     assert {"Read", "Letterbox", "Inference", "Decode + NMS", "Draw"} <= set(stages)
-    qtbot.waitUntil(lambda: window.stats.classes.rowCount() == 1, timeout=5000)
-    assert window.stats.classes.item(0, 0).text() == "class_0"
-    assert window.model_panel.fields["backend"].text() == "onnxruntime"
-    assert window.model_panel.fields["input_size"].text().startswith("64 × 96")
+    qtbot.waitUntil(lambda: window.shell.stats.classes.rowCount() == 1, timeout=5000)
+    assert window.shell.stats.classes.item(0, 0).text() == "class_0"
+    assert window.shell.model_panel.fields["backend"].text() == "onnxruntime"
+    assert window.shell.model_panel.fields["input_size"].text().startswith("64 × 96")
     assert shown.counts[-1] == 1
 
 
@@ -84,13 +84,13 @@ def test_confidence_slider_changes_the_next_frames_detections(qtbot, window, gui
     shown = play(qtbot, window, gui_model, gui_video)
     assert shown.counts[-1] == 1
     worker = window.worker
-    window.detection.conf.slider.setValue(round(SCORE * 100) + 10)  # above the square's score
+    window.shell.detection.conf.slider.setValue(round(SCORE * 100) + 10)  # above the square's score
     mark = len(shown.counts)
     qtbot.waitUntil(lambda: 0 in shown.counts[mark:], timeout=10000)
     first_zero = mark + shown.counts[mark:].index(0)
     qtbot.waitUntil(lambda: len(shown.counts) > first_zero + 5, timeout=10000)
     assert set(shown.counts[first_zero:]) == {0}
-    window.detection.conf.slider.setValue(30)
+    window.shell.detection.conf.slider.setValue(30)
     mark = len(shown.counts)
     qtbot.waitUntil(lambda: 1 in shown.counts[mark:], timeout=10000)
     assert window.worker is worker  # applied without a restart
@@ -103,13 +103,13 @@ def test_class_filter_and_paused_redo(qtbot, window, gui_model, gui_video):
     qtbot.wait(100)
     index = shown.indices[-1]
     mark = len(shown.indices)
-    assert window.class_filter.classes.count() == 2
-    window.class_filter.set_class_checked(0, False)
-    assert window.class_filter.summary.text() == "1 of 2 kept"
+    assert window.shell.class_filter.classes.count() == 2
+    window.shell.class_filter.set_class_checked(0, False)
+    assert window.shell.class_filter.summary.text() == "1 of 2 kept"
     qtbot.waitUntil(lambda: len(shown.indices) > mark, timeout=10000)
     assert shown.indices[-1] == index and shown.counts[-1] == 0
-    window.detection.agnostic.setChecked(True)
-    window.class_filter.set_class_checked(0, True)
+    window.shell.detection.agnostic.setChecked(True)
+    window.shell.class_filter.set_class_checked(0, True)
     qtbot.waitUntil(lambda: shown.counts[-1] == 1, timeout=10000)
     assert shown.indices[-1] == index
 
@@ -123,8 +123,8 @@ def test_a_bad_model_shows_the_error_and_the_window_stays_usable(qtbot, window, 
     assert error.args == ["model bad.onnx is not an ONNX model (it cannot be parsed)"]
     qtbot.waitUntil(lambda: window.state == "stopped" and window.worker is None, timeout=5000)
     assert "not an ONNX model" in window.statusBar().currentMessage()
-    assert window._error_box is not None and window._error_box.isVisible()
-    assert "not an ONNX model" in window._error_box.text()
+    assert window.messages.error_box is not None and window.messages.error_box.isVisible()
+    assert "not an ONNX model" in window.messages.error_box.text()
     # Choosing a good model plays at once: the window recovered.
     shown = Shown(window)
     window.set_model(str(gui_model), start=True)
@@ -186,7 +186,7 @@ def test_a_camera_that_disappears_offers_to_reconnect(qtbot, gui_settings, gui_m
     win.set_model(str(gui_model))
     win.set_source("0", start=True)
     qtbot.waitUntil(lambda: win.state == "lost", timeout=10000)
-    notice = win.view.notice
+    notice = win.shell.view.notice
     assert notice.isVisible() and notice.button.isVisible()
     assert notice.title.text() == "Camera 0 disconnected"
     assert "stopped sending frames" in win.statusBar().currentMessage()
@@ -205,7 +205,7 @@ def test_video_end_stops_then_space_plays_again(qtbot, window, gui_model, gui_vi
     shown = play(qtbot, window, gui_model, gui_video)
     qtbot.waitUntil(lambda: window.state == "ended", timeout=15000)
     qtbot.waitUntil(lambda: shown.indices[-1:] == [29])
-    assert window.transport.slider.value() == 29
+    assert window.shell.transport.slider.value() == 29
     mark = len(shown.indices)
     window.actions_.play.trigger()
     # Played from the start again (the view shows the newest frames, not necessarily 0).
@@ -219,15 +219,15 @@ def test_seek_step_and_step_back(qtbot, window, gui_model, gui_video):
     window.step()  # stopped: starts paused on the first frame
     qtbot.waitUntil(lambda: shown.indices == [0], timeout=15000)
     assert window.state == "paused"
-    assert window.transport.slider.isEnabled() and window.transport.slider.maximum() == 29
-    window.transport.slider.seekRequested.emit(12)
+    assert window.shell.transport.slider.isEnabled() and window.shell.transport.slider.maximum() == 29
+    window.shell.transport.slider.seekRequested.emit(12)
     qtbot.waitUntil(lambda: shown.indices[-1:] == [12], timeout=10000)
     window.actions_.step.trigger()
     qtbot.waitUntil(lambda: shown.indices[-1:] == [13], timeout=10000)
     window.actions_.step_back.trigger()
     qtbot.waitUntil(lambda: shown.indices[-1:] == [12], timeout=10000)
-    assert window.transport.position.text() == "0:00"  # 12 frames at 25 fps
-    assert window.transport.duration.text() == "0:01"
+    assert window.shell.transport.position.text() == "0:00"  # 12 frames at 25 fps
+    assert window.shell.transport.duration.text() == "0:01"
 
 
 def boxes_drawn(image: np.ndarray) -> bool:
@@ -239,7 +239,7 @@ def boxes_drawn(image: np.ndarray) -> bool:
 def test_snapshot_record_and_export(qtbot, window, gui_model, gui_video, gui_settings):
     window.actions_.loop.setChecked(True)
     play(qtbot, window, gui_model, gui_video)
-    with qtbot.waitSignal(window.saver.saved, timeout=10000) as saved:
+    with qtbot.waitSignal(window.outputs.saver.saved, timeout=10000) as saved:
         path = window.snapshot()
     assert saved.args == [str(path)] and path.parent == gui_settings.output_dir()
     image = cv2.imread(str(path))
@@ -248,14 +248,14 @@ def test_snapshot_record_and_export(qtbot, window, gui_model, gui_video, gui_set
 
     window.actions_.record.trigger()
     window.actions_.export.trigger()
-    qtbot.waitUntil(lambda: window.view._recording, timeout=10000)
+    qtbot.waitUntil(lambda: window.shell.view._recording, timeout=10000)
     assert window.actions_.record.isChecked() and window.actions_.export.isChecked()
     worker = window.worker
     start = worker.processed
     qtbot.waitUntil(lambda: worker.processed > start + 20, timeout=15000)
     window.actions_.record.trigger()
     window.actions_.export.trigger()
-    qtbot.waitUntil(lambda: not window.actions_.export.isChecked() and not window.view._recording, timeout=10000)
+    qtbot.waitUntil(lambda: not window.actions_.export.isChecked() and not window.shell.view._recording, timeout=10000)
     videos = list(gui_settings.output_dir().glob("*.mp4"))
     exports = list(gui_settings.output_dir().glob("*.jsonl"))
     assert len(videos) == 1 and len(exports) == 1
@@ -302,8 +302,8 @@ def test_settings_and_recent_files_survive_a_restart(qtbot, gui_settings, gui_mo
     first.set_model(str(gui_model))
     first.set_source(str(moved))
     first.set_source(str(gui_video))
-    first.detection.conf.slider.setValue(55)
-    first.detection.set_preset("legacy")
+    first.shell.detection.conf.slider.setValue(55)
+    first.shell.detection.set_preset("legacy")
     first.actions_.loop.setChecked(True)
     assert first.close()
     moved.unlink()  # gone by the next start: not offered again
@@ -311,9 +311,9 @@ def test_settings_and_recent_files_survive_a_restart(qtbot, gui_settings, gui_mo
     assert gui_settings.last_source() == str(gui_video)
     assert gui_settings.recent_sources() == [str(gui_video)]
     second = make_window(qtbot, gui_settings)
-    assert second.detection.config().conf == 0.55
-    assert second.detection.preset_name() == "legacy"
-    assert second.actions_.loop.isChecked() and second.transport.loop.isChecked()
+    assert second.shell.detection.config().conf == 0.55
+    assert second.shell.detection.preset_name() == "legacy"
+    assert second.actions_.loop.isChecked() and second.shell.transport.loop.isChecked()
     assert second.close()
 
 
@@ -329,10 +329,10 @@ def test_shortcuts_are_bound(qtbot, window):
 def test_fullscreen_hides_the_chrome_and_escape_leaves(qtbot, window):
     window.set_fullscreen(True)
     assert window.actions_.fullscreen.isChecked()
-    assert not window.toolbar.isVisible() and not window.detection_dock.isVisible()
+    assert not window.shell.toolbar.isVisible() and not window.shell.detection_dock.isVisible()
     window.actions_.leave_fullscreen.trigger()
     assert not window.actions_.fullscreen.isChecked()
-    assert window.toolbar.isVisible() and window.detection_dock.isVisible()
+    assert window.shell.toolbar.isVisible() and window.shell.detection_dock.isVisible()
 
 
 def test_real_model_finds_people_in_the_real_video(qtbot, window, data_dir):
@@ -344,5 +344,5 @@ def test_real_model_finds_people_in_the_real_video(qtbot, window, data_dir):
     window.seek(415)  # someone is in the middle of the room
     qtbot.waitUntil(lambda: any(i >= 415 for i in shown.indices), timeout=15000)
     qtbot.waitUntil(lambda: "person" in window.packet.labels, timeout=15000)
-    assert window.model_panel.fields["classes"].text() == "80 (COCO)"
-    assert window.model_panel.fields["input_size"].text().startswith("416 × 416")
+    assert window.shell.model_panel.fields["classes"].text() == "80 (COCO)"
+    assert window.shell.model_panel.fields["input_size"].text().startswith("416 × 416")

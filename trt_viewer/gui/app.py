@@ -7,9 +7,9 @@ import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -112,7 +112,7 @@ class _DemoClip(QObject):
         self.failed.connect(self._failed)
         # Only a render that takes a while deserves a notice; a cached clip just plays.
         self._notice = QTimer(self, singleShot=True, interval=300)
-        self._notice.timeout.connect(lambda: window.view.show_notice(
+        self._notice.timeout.connect(lambda: window.shell.view.show_notice(
             "Preparing the demo", "Rendering the demo clip; this happens once and is cached."))
         self._notice.start()
         threading.Thread(target=self._render, args=(demo,), name="trt-viewer-demo", daemon=True).start()
@@ -125,13 +125,13 @@ class _DemoClip(QObject):
 
     def _ready(self, path: str) -> None:
         self._notice.stop()
-        self.window.view.hide_notice()
+        self.window.shell.view.hide_notice()
         if self.window.source is None:  # the user did not choose something else meanwhile
             self.window.set_source(path, start=True)
 
     def _failed(self, message: str) -> None:
         self._notice.stop()
-        self.window.view.hide_notice()
+        self.window.shell.view.hide_notice()
         self.window.show_error(message)
 
 

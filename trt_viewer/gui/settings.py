@@ -1,4 +1,4 @@
-"""Recent files and the last session, kept in QSettings.
+"""Recent files, the last session and the viewer's preferences, kept in QSettings.
 
 Every path read back is checked before use: a model or video remembered from last week
 may have been moved, and the window must open cleanly anyway.
@@ -11,6 +11,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
+from trt_viewer.core.yolox import PostprocessConfig
 from trt_viewer.gui.files import is_model, spec_exists
 
 ORGANISATION = "trt-viewer"
@@ -82,6 +83,22 @@ class Settings:
         self.set("session/model", model or "")
         self.set("session/source", source or "")
 
+    # -- detection settings and the output folder -----------------------------------------
+    def detection(self) -> tuple[PostprocessConfig, str]:
+        """The thresholds and the preprocessing preset of the last session."""
+        config = PostprocessConfig(
+            conf=self.get("detect/conf", 0.3, float),
+            nms=self.get("detect/nms", 0.45, float),
+            agnostic=self.get("detect/agnostic", False, bool),
+        )
+        return config, self.get("detect/preset", "auto", str)
+
+    def save_detection(self, config: PostprocessConfig, preset: str) -> None:
+        self.set("detect/conf", config.conf)
+        self.set("detect/nms", config.nms)
+        self.set("detect/agnostic", config.agnostic)
+        self.set("detect/preset", preset)
+
     def output_dir(self) -> Path:
         stored = self.get("output/dir", "", str)
         return Path(stored) if stored else default_output_dir()
@@ -89,6 +106,7 @@ class Settings:
     def set_output_dir(self, path: Path) -> None:
         self.set("output/dir", str(path))
 
+    # -- the window -------------------------------------------------------------------------
     def window_state(self) -> tuple[QByteArray | None, QByteArray | None]:
         geometry = self.store.value("window/geometry")
         state = self.store.value("window/state")
