@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
 )
 
 ID_ROLE = Qt.ItemDataRole.UserRole
@@ -29,11 +36,11 @@ class ClassFilter(QWidget):
         buttons.addWidget(self.summary, 1)
         buttons.addWidget(self.all_button)
         buttons.addWidget(self.none_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(self.filter)
-        layout.addWidget(self.classes, 1)
-        layout.addLayout(buttons)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(6, 6, 6, 6)
+        column.addWidget(self.filter)
+        column.addWidget(self.classes, 1)
+        column.addLayout(buttons)
         self._last: frozenset[int] | None = None
         self.filter.textChanged.connect(self._filter)
         self.classes.itemChanged.connect(self._changed)

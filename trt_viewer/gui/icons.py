@@ -4,7 +4,7 @@ and sharp at any scale because they are painted, not shipped as small bitmaps.""
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
@@ -129,7 +129,7 @@ def _pixmap(name: str, colour: QColor) -> QPixmap:
     return pixmap
 
 
-@lru_cache(maxsize=None)
+@cache
 def icon(name: str) -> QIcon:
     result = QIcon()
     result.addPixmap(_pixmap(name, INK), QIcon.Mode.Normal)

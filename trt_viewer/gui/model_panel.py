@@ -1,4 +1,4 @@
-"""What the loaded model is: backend, precision, input size, layout, I/O tensors, classes."""
+"""What the loaded model is: backend, precision, input size, output layout, I/O tensors, classes."""
 
 from __future__ import annotations
 
@@ -43,11 +43,11 @@ class ModelPanel(QWidget):
         self.names.setReadOnly(True)
         self.names.setFont(mono)
         QVBoxLayout(names).addWidget(self.names)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(box)
-        layout.addWidget(tensors)
-        layout.addWidget(names, 1)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(6, 6, 6, 6)
+        column.addWidget(box)
+        column.addWidget(tensors)
+        column.addWidget(names, 1)
         self._fit_tensors(2)
         self.clear()
 

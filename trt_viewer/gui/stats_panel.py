@@ -7,8 +7,15 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView, QGridLayout, QGroupBox, QHeaderView, QLabel, QTableWidget, QTableWidgetItem,
-    QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QGridLayout,
+    QGroupBox,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
 STAGE_NAMES = {
@@ -93,11 +100,11 @@ class StatsPanel(QWidget):
         self.classes.setMinimumHeight(self.classes.verticalHeader().defaultSectionSize() * 3)
         QVBoxLayout(classes).addWidget(self.classes)
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(6, 6, 6, 6)
-        layout.addWidget(rates)
-        layout.addWidget(stages)
-        layout.addWidget(classes, 1)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(6, 6, 6, 6)
+        column.addWidget(rates)
+        column.addWidget(stages)
+        column.addWidget(classes, 1)
         self._fit_stages(len(STAGE_NAMES) - 1)
 
     def _fit_stages(self, rows: int) -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QAction, QMouseEvent
 from PySide6.QtWidgets import (
-    QCheckBox, QHBoxLayout, QLabel, QSlider, QStyle, QStyleOptionSlider, QToolButton, QWidget,
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QStyle,
+    QStyleOptionSlider,
+    QToolButton,
+    QWidget,
 )
 
 from trt_viewer.run.session import SourceInfo
@@ -52,20 +59,20 @@ class TransportBar(QWidget):
     def __init__(self, actions: list[QAction | None]) -> None:
         super().__init__()
         self.setObjectName("transport")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(8, 4, 8, 4)
-        layout.setSpacing(4)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(8, 4, 8, 4)
+        row.setSpacing(4)
         for action in actions:
             if action is None:
-                layout.addSpacing(8)
+                row.addSpacing(8)
                 continue
             button = QToolButton()
             button.setDefaultAction(action)
             button.setIconSize(QSize(20, 20))
             button.setAutoRaise(True)
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-            layout.addWidget(button)
-        layout.addSpacing(8)
+            row.addWidget(button)
+        row.addSpacing(8)
         self.position = QLabel("–")
         self.slider = SeekSlider()
         self.duration = QLabel("–")
@@ -78,12 +85,12 @@ class TransportBar(QWidget):
         self.realtime = QCheckBox("Real-time")
         self.realtime.setToolTip("Play files at their own frame rate instead of as fast as the model runs")
         self.realtime.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        layout.addWidget(self.position)
-        layout.addWidget(self.slider, 1)
-        layout.addWidget(self.duration)
-        layout.addSpacing(8)
-        layout.addWidget(self.loop)
-        layout.addWidget(self.realtime)
+        row.addWidget(self.position)
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.duration)
+        row.addSpacing(8)
+        row.addWidget(self.loop)
+        row.addWidget(self.realtime)
         self.loop.toggled.connect(self.loopToggled)
         self._info: SourceInfo | None = None
         self.set_source(None)

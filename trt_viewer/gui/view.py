@@ -22,9 +22,9 @@ class _Notice(QFrame):
             "#notice { background: rgba(20, 22, 27, 225); border: 1px solid #3a3f4b; border-radius: 10px; }"
             "#notice QLabel { color: #e6e6e6; background: transparent; }"
         )
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(24, 18, 24, 18)
-        layout.setSpacing(10)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(24, 18, 24, 18)
+        column.setSpacing(10)
         self.title = QLabel()
         font = self.title.font()
         font.setPointSizeF(font.pointSizeF() * 1.25)
@@ -36,9 +36,9 @@ class _Notice(QFrame):
         self.detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.button = QPushButton(icons.icon("reconnect"), "Reconnect")
         self.button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-        layout.addWidget(self.title)
-        layout.addWidget(self.detail)
-        layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignHCenter)
+        column.addWidget(self.title)
+        column.addWidget(self.detail)
+        column.addWidget(self.button, 0, Qt.AlignmentFlag.AlignHCenter)
         self.hide()
 
 
