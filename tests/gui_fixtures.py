@@ -1,9 +1,10 @@
 """Fixtures and fakes for the GUI tests: isolated settings, small models and videos,
 and scripted live sources (a camera that blocks, one that disappears).
 
-The fixtures reach a test module as a pytest plugin (`pytest_plugins = ["gui_fixtures"]`),
-never by importing their names; the helpers (make_window, ScriptedCamera...) are imported.
-pytest puts tests/ on sys.path (tests/ is no package), so `modelgen` imports as it is.
+tests/conftest.py registers the fixtures for every test (`pytest_plugins`): test modules
+take them as parameters, never import them; the helpers (make_window, ScriptedCamera...)
+are imported. pytest puts tests/ on sys.path (tests/ is no package), so `modelgen`
+imports as it is.
 """
 
 from __future__ import annotations

@@ -14,8 +14,6 @@ from gui_fixtures import make_window
 
 from trt_viewer.gui import app
 
-pytest_plugins = ["gui_fixtures"]  # gui_model, gui_video, gui_settings
-
 # Runs the real CLI entry point; a hook sends SIGINT to the process itself once the
 # window has shown `FRAMES` frames (or at once, with no model), as Ctrl+C in a terminal.
 DRIVER = r"""

@@ -19,8 +19,6 @@ from trt_viewer.gui.saving import output_path
 from trt_viewer.gui.transport import format_time
 from trt_viewer.run.opening import open_cancellable
 
-pytest_plugins = ["gui_fixtures"]  # gui_settings
-
 
 def test_latest_slot_keeps_only_the_newest_and_says_when_to_signal():
     slot: LatestSlot[int] = LatestSlot()

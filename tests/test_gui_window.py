@@ -16,8 +16,6 @@ from PySide6.QtGui import QDropEvent
 from trt_viewer.core.drawing import class_colour
 from trt_viewer.gui.worker import Worker
 
-pytest_plugins = ["gui_fixtures"]  # gui_model, gui_video, gui_settings, window
-
 
 class Shown:
     """Indices and detection counts of the frames the window put on screen."""
