@@ -39,7 +39,7 @@ def frames_and_detections(model: str | None, source: str | None, count: int) -> 
         found = Detections(boxes, np.full(8, 0.8, np.float32), np.zeros(8, np.int64))
         return images, [found] * len(images)
     from trt_viewer.backends import open_backend
-    from trt_viewer.core.detector import Detector
+    from trt_viewer.run.detector import Detector
 
     with open_backend(model) as backend:
         detector = Detector(backend)

@@ -1,6 +1,6 @@
 """GPU figures: trt_viewer around a TensorRT engine of a fixed 1.0 ms, on 1080p frames.
 
-TensorRT cannot be installed on the GPU machine used here (README: TensorRT), so the engine
+TensorRT cannot be installed on the GPU machine used here (docs/tensorrt.md), so the engine
 is the stand-in from tests/fakes with its work replaced by a kernel that spins for exactly
 `--engine-ms` on the stream TensorRT is given (tests/fakes/real_cuda.py TimedCudaMemory);
 its outputs are the real model's (computed once with ONNX Runtime), so the decode and NMS

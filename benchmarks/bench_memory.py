@@ -18,6 +18,7 @@ import argparse
 import json
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +50,11 @@ def gpu_free_bytes(backend: Any) -> int | None:
 def measure(backend: Any, source_spec: str, frames: int, every: int, gpu_preprocess: bool | None,
             frame_size: tuple[int, int] | None = None, log: Any = sys.stderr) -> dict[str, Any]:
     from trt_viewer.bench.frames import MemorySource, load_frames
-    from trt_viewer.core.detector import Detector
     from trt_viewer.core.drawing import draw_detections
-    from trt_viewer.core.pipeline import BackgroundSink, Pipeline, Result
+    from trt_viewer.run.detector import Detector
+    from trt_viewer.run.flight import Result
+    from trt_viewer.run.player import Listener, Player, PlayOptions
+    from trt_viewer.run.sink import BackgroundSink
 
     detector = Detector(backend, gpu_preprocess=gpu_preprocess)
     images = load_frames(source_spec, size=frame_size)
@@ -61,18 +64,24 @@ def measure(backend: Any, source_spec: str, frames: int, every: int, gpu_preproc
         draw_detections(result.frame.image.copy(), result.detections, detector.names)
         drawn[0] += 1
 
-    samples: list[dict[str, float]] = []
+    samples: list[dict[str, Any]] = []
     sink: BackgroundSink[Result] = BackgroundSink(show)
-    pipeline = Pipeline(MemorySource(source_spec, images, frames), detector)
     start = time.perf_counter()
-    for n, result in enumerate(pipeline, 1):
-        sink.put(result)
-        if n % every == 0 or n == frames:
-            free = gpu_free_bytes(backend)
-            samples.append({"frame": n, "seconds": round(time.perf_counter() - start, 2),
-                            "rss_mb": round(rss_bytes() / MIB, 2),
-                            "gpu_free_mb": None if free is None else round(free / MIB, 2)})
-            print(f"  {samples[-1]}", file=log, flush=True)
+
+    class Sampling(Listener):
+        def result(self, result: Result) -> None:
+            sink.put(result)
+            n = player.frames
+            if n % every == 0 or n == frames:
+                free = gpu_free_bytes(backend)
+                samples.append({"frame": n, "seconds": round(time.perf_counter() - start, 2),
+                                "rss_mb": round(rss_bytes() / MIB, 2),
+                                "gpu_free_mb": None if free is None else round(free / MIB, 2)})
+                print(f"  {samples[-1]}", file=log, flush=True)
+
+    source = MemorySource(source_spec, images, frames)
+    player = Player(Sampling(), PlayOptions(interactive=False))
+    player.run(lambda: nullcontext(detector), source_spec, lambda spec: source)
     sink.close()
     base, last = samples[0], samples[-1]
     report = {

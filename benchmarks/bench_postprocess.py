@@ -18,10 +18,10 @@ import cv2
 import numpy as np
 
 from trt_viewer.backends import open_backend
-from trt_viewer.core.detector import Detector
 from trt_viewer.core.layouts import Postprocessor
 from trt_viewer.core.spec import TensorSpec
 from trt_viewer.core.yolox import PostprocessConfig
+from trt_viewer.run.detector import Detector
 
 
 def real_outputs(model: str, source: str, frames: int) -> tuple[list[np.ndarray], list[float], tuple[int, int]]:

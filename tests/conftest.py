@@ -17,9 +17,6 @@ from typing import Any
 
 import modelgen
 import pytest
-
-# moving_square_frames and write_video live in modelgen; some test modules still import
-# them from here, so they stay names of this module (the square_video fixture uses both).
 from modelgen import moving_square_frames, write_video
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

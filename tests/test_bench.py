@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from fakes.fake_pycuda import FakeGpu
-from fakes.fixtures import run_cli, build, gpu, trt, trt_style  # noqa: F401 - fixtures
+from fakes.fixtures import build, gpu, run_cli, trt, trt_style  # noqa: F401 - fixtures
+
+from trt_viewer.backends.trt import gpu_letterbox
 from trt_viewer.bench.loops import Run
 from trt_viewer.bench.report import derive, summarize
-from trt_viewer.backends.trt import gpu_letterbox
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -91,7 +91,8 @@ def test_bench_text_report_and_options(models: dict[str, Path], square_video: Pa
     assert "qimage" not in out.split("note:")[0] and "note: QImage conversion left out (--no-qimage)" in out
     code, _, err = bench_cli(["--model", str(models["raw"]), "--source", str(square_video), "--modes", "model,gpu"],
                              capsys)
-    assert code == 2 and err.strip() == "trt-viewer: error: unknown mode(s) gpu; choose from model, sequential, pipeline"
+    assert code == 2
+    assert err.strip() == "trt-viewer: error: unknown mode(s) gpu; choose from model, sequential, pipeline"
     code, _, err = bench_cli(["--model", str(models["raw"]), "--source", "/nonexistent.mp4"], capsys)
     assert code == 2 and "does not exist" in err and len(err.strip().splitlines()) == 1
 

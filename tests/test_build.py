@@ -22,7 +22,7 @@ from trt_viewer.backends.onnxruntime import OnnxRuntimeBackend
 from trt_viewer.backends.tensorrt import TensorRTBackend
 from trt_viewer.backends.trt.builder import _cancel_on_interrupt
 from trt_viewer.backends.trt.progress import BuildProgress
-from trt_viewer.core.detector import Detector
+from trt_viewer.run.detector import Detector
 
 ALL_STYLES = pytest.mark.parametrize("trt_style", sorted(STYLES), indirect=True)
 STYLE = pytest.mark.parametrize("trt_style", ["10", "11"], indirect=True)

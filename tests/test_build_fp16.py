@@ -120,8 +120,8 @@ def test_real_yolox_nano_gives_the_same_detections(tmp_path: Path) -> None:
     if not root or not model_path.is_file() or not image_path.is_file():
         pytest.skip("TRT_VIEWER_TEST_DATA does not point at the real test data")
     from trt_viewer.backends.onnxruntime import OnnxRuntimeBackend
-    from trt_viewer.core.detector import Detector
     from trt_viewer.core.sources import read_image
+    from trt_viewer.run.detector import Detector
 
     fp16_path = tmp_path / "nano16.onnx"
     onnx.save(convert_to_fp16(onnx.load(str(model_path))), str(fp16_path))

@@ -7,8 +7,8 @@ import sys
 
 import cv2
 import pytest
+from modelgen import moving_square_frames, write_video
 
-from conftest import moving_square_frames, write_video
 from trt_viewer.cli import main
 
 

@@ -1,4 +1,5 @@
-"""The core imports no Qt, TensorRT or pycuda; the CLI's run path does not either."""
+"""The core and the run layer import no Qt, TensorRT or pycuda; the CLI's run path does
+not either."""
 
 import subprocess
 import sys
@@ -7,10 +8,11 @@ FORBIDDEN = ("PySide6", "shiboken6", "tensorrt", "pycuda")
 
 CHECK = """
 import sys, pkgutil, importlib
-import trt_viewer.core
-for m in pkgutil.iter_modules(trt_viewer.core.__path__):
-    importlib.import_module("trt_viewer.core." + m.name)
-import trt_viewer.backends.onnxruntime, trt_viewer.cli.run
+import trt_viewer.core, trt_viewer.run
+for package in (trt_viewer.core, trt_viewer.run):
+    for m in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(package.__name__ + "." + m.name)
+import trt_viewer.backends.base, trt_viewer.backends.onnxruntime, trt_viewer.cli.run, trt_viewer.bench.run
 bad = sorted({n.split(".")[0] for n in sys.modules} & set(%r))
 print(",".join(bad))
 """
@@ -27,9 +29,10 @@ def test_core_sources_name_no_forbidden_module():
     import pathlib
 
     import trt_viewer.core
+    import trt_viewer.run
 
-    root = pathlib.Path(trt_viewer.core.__file__).parent
-    for path in root.glob("*.py"):
+    for path in [*pathlib.Path(trt_viewer.core.__file__).parent.glob("*.py"),
+                 *pathlib.Path(trt_viewer.run.__file__).parent.glob("*.py")]:
         text = path.read_text()
         for name in FORBIDDEN:
             assert f"import {name}" not in text and f"from {name}" not in text, (path, name)

@@ -63,7 +63,7 @@ def test_matching_counts_one_detection_per_object_and_needs_the_class():
 @pytest.fixture(scope="module")
 def detector():
     from trt_viewer.backends import open_backend
-    from trt_viewer.core.detector import Detector
+    from trt_viewer.run.detector import Detector
 
     backend = open_backend(demo.demo_model_path())
     try:

@@ -9,25 +9,44 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+import modelgen
 import numpy as np
 import pytest
-
-import modelgen
 from fakes.fake_pycuda import FakeGpu
 from fakes.fixtures import build, gpu, trt, trt_style  # noqa: F401 - fixtures
 from fakes.gpu_kernels import KERNELS
+
+from trt_viewer.backends.base import HostInput
 from trt_viewer.backends.onnxruntime import OnnxRuntimeBackend
 from trt_viewer.backends.tensorrt import TensorRTBackend
 from trt_viewer.backends.trt import gpu_letterbox
 from trt_viewer.backends.trt.frame_buffer import DEFAULT_CAPACITY, FrameBuffer
 from trt_viewer.core import preprocess
-from trt_viewer.core.detector import Detector
-from trt_viewer.core.pipeline import Pipeline
+from trt_viewer.core.sources import Source
+from trt_viewer.run.detector import Detector
+from trt_viewer.run.flight import Result
+from trt_viewer.run.player import Listener, Player, PlayOptions
 
 Build = Callable[..., Path]
+
+
+class Collect(Listener):
+    def __init__(self) -> None:
+        self.results: list[Result] = []
+
+    def result(self, result: Result) -> None:
+        self.results.append(result)
+
+
+def play(detector: Detector, source: Source) -> list[Result]:
+    """The results of a headless run of `source` through `detector`, in order."""
+    got = Collect()
+    Player(got, PlayOptions(interactive=False)).run(lambda: nullcontext(detector), source.spec, lambda spec: source)
+    return got.results
 
 
 class HostMemory:
@@ -64,7 +83,8 @@ def emulate_letterbox(image: np.ndarray, out_hw: tuple[int, int], dtype: Any, pr
     dst = mem.put(bytes(3 * out_hw[0] * out_hw[1] * np.dtype(dtype).itemsize))
     kernel.launch(src, image.shape[:2], dst, out_hw, preset, None)
     KERNELS[gpu_letterbox.KERNELS[np.dtype(dtype)]](mem, launched["grid"], launched["block"], launched["args"])
-    return np.frombuffer(mem.read(dst, 3 * out_hw[0] * out_hw[1] * np.dtype(dtype).itemsize), dtype).reshape(1, 3, *out_hw)
+    nbytes = 3 * out_hw[0] * out_hw[1] * np.dtype(dtype).itemsize
+    return np.frombuffer(mem.read(dst, nbytes), dtype).reshape(1, 3, *out_hw)
 
 
 @pytest.mark.parametrize("dtype,preset", [(np.float32, "current"), (np.float32, "legacy"), (np.float16, "current"),
@@ -154,11 +174,12 @@ def test_preset_changes_reach_the_kernel(models: dict[str, Path], build: Build, 
         detector.preprocess(image, buf)
         legacy = detector.infer(buf)["output"]
         detector.set_preset("current")
+        detector.preprocess(image, buf)  # the preset travels with the filled buffer
         current = detector.infer(buf)["output"]
         tensor = backend.allocate_input()
-        preprocess.letterbox(image, backend.input_hw, tensor, preprocess.LEGACY)
+        preprocess.letterbox(image, backend.input_hw, tensor.array, preprocess.LEGACY)
         np.testing.assert_array_equal(legacy, backend.infer(tensor)["output"])
-        preprocess.letterbox(image, backend.input_hw, tensor, preprocess.CURRENT)
+        preprocess.letterbox(image, backend.input_hw, tensor.array, preprocess.CURRENT)
         np.testing.assert_array_equal(current, backend.infer(tensor)["output"])
     with TensorRTBackend(_engine(build, models["uint8"], tmp_path)) as backend:
         detector = Detector(backend, preset="legacy")
@@ -167,6 +188,7 @@ def test_preset_changes_reach_the_kernel(models: dict[str, Path], build: Build, 
         with pytest.raises(ValueError, match="the legacy preset needs a float input, the model takes uint8"):
             detector.infer(buf)
         detector.set_preset("current")
+        detector.preprocess(image, buf)
         assert detector.infer(buf)["output"].shape == backend.outputs[0].shape  # usable afterwards
 
 
@@ -177,13 +199,15 @@ def test_without_nvcc_the_cpu_letterbox_is_used_with_a_log_note(
     engine = _engine(build, models["raw"], tmp_path)
     caplog.set_level(logging.INFO)
     with TensorRTBackend(engine) as backend:
-        auto, asked, off = Detector(backend), Detector(backend, gpu_preprocess=True), Detector(backend, gpu_preprocess=False)
+        auto = Detector(backend)
+        asked, off = Detector(backend, gpu_preprocess=True), Detector(backend, gpu_preprocess=False)
         buffers = [d.allocate_input() for d in (auto, asked, off)]
-        assert all(isinstance(b, np.ndarray) for b in buffers)
+        assert all(isinstance(b, HostInput) for b in buffers)
         assert auto.cpu_letterbox_reason == "nvcc (the CUDA toolkit) was not found"
         assert off.cpu_letterbox_reason == "turned off"
         notes = [(r.levelno, r.getMessage()) for r in caplog.records if "letterboxing on the CPU" in r.getMessage()]
-        assert (logging.INFO, "GPU preprocessing is off: nvcc (the CUDA toolkit) was not found; letterboxing on the CPU") in notes
+        off_note = "GPU preprocessing is off: nvcc (the CUDA toolkit) was not found; letterboxing on the CPU"
+        assert (logging.INFO, off_note) in notes
         assert any(level == logging.WARNING and "not available" in text for level, text in notes)
         ratio = auto.preprocess(data_frames[1], buffers[0])
         found = auto.postprocess(auto.infer(buffers[0]), ratio, data_frames[1].shape[:2])
@@ -196,7 +220,7 @@ def test_the_kernel_compiles_once_per_process(models: dict[str, Path], build: Bu
     engine = _engine(build, models["raw"], tmp_path)
     for _ in range(3):
         with TensorRTBackend(engine) as backend:
-            assert isinstance(backend.allocate_frame(), FrameBuffer)
+            assert isinstance(backend.allocate_input(gpu_letterbox=True), FrameBuffer)
     assert nvcc.compiles == 1
     # A failure is remembered as well: nvcc is not run again for every backend.
     attempts = []
@@ -210,9 +234,9 @@ def test_the_kernel_compiles_once_per_process(models: dict[str, Path], build: Bu
     monkeypatch.setattr(nvcc.compiler, "compile", failing)
     for _ in range(2):
         with TensorRTBackend(engine) as backend:
-            assert backend.allocate_frame() is None
-            assert backend.gpu_letterbox_note is not None
-            assert backend.gpu_letterbox_note.startswith("the kernel did not compile (nvcc fatal")
+            assert not backend.allocate_input(gpu_letterbox=True).on_gpu
+            assert backend.letterbox_note is not None
+            assert backend.letterbox_note.startswith("the kernel did not compile (nvcc fatal")
     assert attempts == [1]
     monkeypatch.setattr(nvcc.compiler, "compile", real_compile)
 
@@ -233,7 +257,7 @@ def test_frames_larger_than_their_buffer_grow_it_in_the_inference_thread(
         detector.preprocess(big, buf)
         assert buf.pending is None  # fits from now on
         tensor = backend.allocate_input()
-        preprocess.letterbox(big, backend.input_hw, tensor)
+        preprocess.letterbox(big, backend.input_hw, tensor.array)
         np.testing.assert_array_equal(got, backend.infer(tensor)["output"])
     assert nvcc.used == 0 and nvcc.pinned_bytes == 0
 
@@ -241,11 +265,11 @@ def test_frames_larger_than_their_buffer_grow_it_in_the_inference_thread(
 def test_frame_buffers_are_reused_when_dropped_and_freed_on_close(
         models: dict[str, Path], build: Build, nvcc: FakeGpu, tmp_path: Path) -> None:  # noqa: F811
     with TensorRTBackend(_engine(build, models["raw"], tmp_path)) as backend:
-        pool = [backend.allocate_frame() for _ in range(3)]
+        pool = [backend.allocate_input(gpu_letterbox=True) for _ in range(3)]
         pinned = nvcc.pinned_bytes
         assert len({id(b) for b in pool}) == 3
         del pool
-        again = [backend.allocate_frame() for _ in range(3)]
+        again = [backend.allocate_input(gpu_letterbox=True) for _ in range(3)]
         assert nvcc.pinned_bytes == pinned and len({id(b) for b in again}) == 3
     assert nvcc.used == 0 and nvcc.pinned_bytes == 0 and nvcc.retained == 0
 
@@ -256,8 +280,8 @@ def test_the_pipeline_reader_only_copies_frames_and_cuda_stays_in_the_callers_th
 
     engine = _engine(build, models["raw"], tmp_path)
     with TensorRTBackend(engine) as backend, OnnxRuntimeBackend(models["raw"]) as reference:
-        gpu_results = list(Pipeline(open_source(str(square_video)), Detector(backend)))
-        cpu_results = list(Pipeline(open_source(str(square_video)), Detector(reference)))
+        gpu_results = play(Detector(backend), open_source(str(square_video)))
+        cpu_results = play(Detector(reference), open_source(str(square_video)))
     assert len(nvcc.launches) == 24
     assert {c.thread for c in nvcc.calls} == {threading.get_ident()}
     assert [r.frame.index for r in gpu_results] == list(range(24))
@@ -267,22 +291,22 @@ def test_the_pipeline_reader_only_copies_frames_and_cuda_stays_in_the_callers_th
 
 
 def test_frame_copies_give_the_same_pixels_threaded_or_swapped(monkeypatch: pytest.MonkeyPatch) -> None:
-    from trt_viewer.backends.trt.frame_buffer import FrameCopier, copy_threads
+    from trt_viewer.backends.trt.frame_buffer import FrameCopier, copy_threads_setting
 
     image = np.random.default_rng(3).integers(0, 256, (1080, 1920, 3), np.uint8)
     for threads in (0, 1, 2, 3, 4):
         copier = FrameCopier(threads)
-        buf = FrameBuffer(np.zeros(DEFAULT_CAPACITY + 7, np.uint8), copier)
+        buf = FrameBuffer(np.zeros(DEFAULT_CAPACITY + 7, np.uint8), (640, 640), copier)
         for frame in (image, image[:5, :7]):  # below a band's worth: one copy; a non-contiguous view too
-            buf.fill(frame)
+            buf.fill(frame, preprocess.CURRENT)
             # threads=0: OpenCV's copy, channels swapped, and the buffer says so
             assert buf.rgb == (threads == 0)
             np.testing.assert_array_equal(buf.frame(), frame[..., ::-1] if buf.rgb else frame)
         copier.close()
     monkeypatch.setenv("TRT_VIEWER_COPY_THREADS", "3")
-    assert copy_threads() == 3
+    assert copy_threads_setting() == 3
     monkeypatch.setenv("TRT_VIEWER_COPY_THREADS", "")
-    assert copy_threads() == 0
+    assert copy_threads_setting() == 0
 
 
 @pytest.mark.parametrize("env,flags", [(None, 4), ("0", 0)])
@@ -294,6 +318,6 @@ def test_frame_buffers_are_write_combined_unless_turned_off(
     else:
         monkeypatch.delenv("TRT_VIEWER_WRITE_COMBINED", raising=False)
     with TensorRTBackend(_engine(build, models["raw"], tmp_path)) as backend:
-        frame = backend.allocate_frame()
-        assert frame is not None and frame.host.base._flags == flags
-        assert backend.allocate_input().base._flags == 0  # input tensors are read back by tests and tools
+        frame = backend.allocate_input(gpu_letterbox=True)
+        assert isinstance(frame, FrameBuffer) and frame.host.base._flags == flags
+        assert backend.allocate_input().array.base._flags == 0  # input tensors are read back by tests and tools

@@ -6,26 +6,28 @@ leaves nothing on the GPU. (On a real GPU: test_gpu_speed.py.)"""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+import modelgen
 import numpy as np
 import pytest
-
-import modelgen
-from conftest import moving_square_frames
 from fakes.fake_pycuda import FakeGpu
 from fakes.fake_tensorrt import STYLES, Device, fake_plan
 from fakes.fixtures import build, gpu, run_cli, trt, trt_style  # noqa: F401 - fixtures
+from modelgen import moving_square_frames
+
+from trt_viewer.backends.base import HostInput
 from trt_viewer.backends.onnxruntime import OnnxRuntimeBackend
 from trt_viewer.backends.tensorrt import TensorRTBackend
 from trt_viewer.backends.trt import gpu_letterbox
-from trt_viewer.core.detector import Detector
-from trt_viewer.core.pipeline import Pipeline
 from trt_viewer.core.sources import Frame, Source
 from trt_viewer.errors import InputError, RunError
+from trt_viewer.run.detector import Detector
+from trt_viewer.run.flight import Result
+from trt_viewer.run.player import Listener, Player, PlayOptions
 
 Build = Callable[..., Path]
 
@@ -45,9 +47,9 @@ def engine(build: Build, raw_onnx: Path, tmp_path: Path) -> Path:  # noqa: F811
     return build(raw_onnx, tmp_path / "raw.engine")
 
 
-def _input(backend: Any, seed: int) -> np.ndarray:
+def _input(backend: Any, seed: int) -> HostInput:
     buf = backend.allocate_input()
-    buf[:] = np.random.default_rng(seed).uniform(0, 255, buf.shape).astype(buf.dtype)
+    buf.array[:] = np.random.default_rng(seed).uniform(0, 255, buf.array.shape).astype(buf.array.dtype)
     return buf
 
 
@@ -68,8 +70,8 @@ def test_frames_in_flight_come_back_in_order_each_with_its_own_outputs(
         with pytest.raises(RunError, match="infer\\(\\) with 2 frame\\(s\\) in flight"):
             backend.infer(a)
         got_a, got_b = backend.collect(first), backend.collect(second)
-        np.testing.assert_array_equal(got_a["output"], reference.infer(np.array(a))["output"])
-        np.testing.assert_array_equal(got_b["output"], reference.infer(np.array(b))["output"])
+        np.testing.assert_array_equal(got_a["output"], reference.infer(np.array(a.array))["output"])
+        np.testing.assert_array_equal(got_b["output"], reference.infer(np.array(b.array))["output"])
         assert not np.array_equal(got_a["output"], got_b["output"])
         np.testing.assert_array_equal(backend.infer(a)["output"], got_a["output"])  # usable as before
     assert_released(gpu)
@@ -109,9 +111,9 @@ def test_a_new_input_shape_with_frames_in_flight_is_refused(gpu: FakeGpu, trt: A
     header = {"profile": {"images": [[1, 3, 32, 32], [1, 3, 64, 96], [1, 3, 128, 128]]}}
     engine.write_bytes(fake_plan(header, dynamic, STYLES["10"], Device(gpu)))
     with TensorRTBackend(engine) as backend:
-        ticket = backend.submit(np.zeros((1, 3, 64, 96), np.float32))
+        ticket = backend.submit(HostInput(np.zeros((1, 3, 64, 96), np.float32)))
         with pytest.raises(RunError, match="a new input shape with 1 frame"):
-            backend.submit(np.zeros((1, 3, 64, 64), np.float32))
+            backend.submit(HostInput(np.zeros((1, 3, 64, 64), np.float32)))
         backend.collect(ticket)
         assert backend.infer(np.zeros((1, 3, 64, 64), np.float32))["output"].shape == (1, 84, 7)
     assert_released(gpu)
@@ -146,6 +148,27 @@ class ListSource(Source):
         return frame
 
 
+class Collect(Listener):
+    """The results a player reports, in order; `on_result` runs in the player's thread."""
+
+    def __init__(self, on_result: Callable[[Result], None] | None = None) -> None:
+        self.results: list[Result] = []
+        self.on_result = on_result
+
+    def result(self, result: Result) -> None:
+        self.results.append(result)
+        if self.on_result is not None:
+            self.on_result(result)
+
+
+def play(detector: Detector, source: Source, listener: Collect | None = None) -> tuple[Collect, Player]:
+    """A headless run of `source` through `detector`, in this thread."""
+    got = listener or Collect()
+    player = Player(got, PlayOptions(interactive=False))
+    player.run(lambda: nullcontext(detector), source.spec, lambda spec: source)
+    return got, player
+
+
 class Recorder:
     """Wraps a Detector's submit/collect to see the order the pipeline calls them in."""
 
@@ -174,7 +197,7 @@ class Recorder:
 
 
 def square_column(found: Any) -> int:
-    return int(round(found.boxes[0, 0])) // 8
+    return round(float(found.boxes[0, 0])) // 8
 
 
 @pytest.mark.parametrize("nvcc", [False, True], ids=["cpu-letterbox", "gpu-letterbox"])
@@ -186,7 +209,7 @@ def test_the_pipeline_runs_one_frame_ahead_and_keeps_source_order(
     with TensorRTBackend(engine) as backend:
         detector = Detector(backend)
         recorder = Recorder(detector)
-        results = list(Pipeline(open_source(str(square_video)), detector))
+        results = play(detector, open_source(str(square_video)))[0].results
         assert [r.frame.index for r in results] == list(range(24))
         assert [square_column(r.detections) for r in results] == [i % 12 for i in range(24)]
         assert [e for e in recorder.events if e[0] == "c"] == [f"c{i}" for i in range(24)]
@@ -200,12 +223,16 @@ def test_the_pipeline_runs_one_frame_ahead_and_keeps_source_order(
 def test_the_pipeline_does_not_hold_a_live_frame_back(engine: Path, gpu: FakeGpu) -> None:  # noqa: F811
     """Frame 0 comes out while the camera has not given frame 1 yet."""
     source = ListSource(moving_square_frames(4), live=True, block_at=1)
+    seen: dict[str, Any] = {}
+
+    def on_result(result: Result) -> None:
+        if "first" not in seen:  # would wait for the release below if the player held frame 0 back
+            seen["first"], seen["released_before"] = result, source.release.is_set()
+            source.release.set()
+
     with TensorRTBackend(engine) as backend:
-        it = iter(Pipeline(source, Detector(backend)))
-        first = next(it)  # would wait for the release below if the pipeline held frame 0 back
-        released_before = source.release.is_set()
-        source.release.set()
-        rest = list(it)
+        got, _ = play(Detector(backend), source, Collect(on_result))
+    first, released_before, rest = seen["first"], seen["released_before"], got.results[1:]
     assert first.frame.index == 0 and not released_before
     assert [r.frame.index for r in rest] == sorted(r.frame.index for r in rest)
 
@@ -214,15 +241,9 @@ def test_stopping_early_waits_for_the_gpu_before_buffers_go_back(engine: Path, g
     source = ListSource(moving_square_frames(30))
     with TensorRTBackend(engine) as backend:
         detector = Detector(backend)
-        pipeline = Pipeline(source, detector)
-        for n, _ in enumerate(pipeline, 1):
-            if n == 3:
-                break
-        pipeline.stop()
-        for _ in range(100):  # the generator closed when the loop left it
-            if not backend._in_flight:
-                break
-            time.sleep(0.01)
+        player = Player(Collect(lambda result: player.stop() if player.frames == 3 else None),
+                        PlayOptions(interactive=False))
+        player.run(lambda: nullcontext(detector), source.spec, lambda spec: source)  # returns once stopped
         assert not backend._in_flight
         assert all(not s._queue for s in backend._streams.all())
         assert detector.infer(detector.allocate_input())["output"].shape == backend.outputs[0].shape
@@ -234,8 +255,7 @@ def test_a_reader_error_comes_after_the_frames_read_before_it(engine: Path, gpu:
     seen = []
     with TensorRTBackend(engine) as backend:
         with pytest.raises(InputError, match="camera unplugged"):
-            for result in Pipeline(source, Detector(backend)):
-                seen.append(result.frame.index)
+            play(Detector(backend), source, Collect(lambda result: seen.append(result.frame.index)))
         assert not backend._in_flight
     assert seen == [0, 1, 2, 3, 4]
     assert_released(gpu)
@@ -251,8 +271,8 @@ def test_run_with_an_engine_and_gpu_preprocessing_gives_the_onnxruntime_detectio
     results = {}
     for model in (engine, raw_onnx):
         out = tmp_path / f"{model.suffix[1:]}.jsonl"
-        code, stdout, err = run_cli(["run", "--model", str(model), "--source", str(square_video), "--detections", str(out),
-                                     "--json-summary", "--quiet"], capsys)
+        code, stdout, err = run_cli(["run", "--model", str(model), "--source", str(square_video),
+                                     "--detections", str(out), "--json-summary", "--quiet"], capsys)
         assert code == 0, err
         summary = json.loads(stdout.strip().splitlines()[-1])
         assert set(summary["stages"]) == {"read", "preprocess", "infer", "postprocess"}

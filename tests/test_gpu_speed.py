@@ -9,31 +9,44 @@ engine's stream. Run with benchmarks/gpu_run.sh (or tools/gpu_check.sh-style set
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+import modelgen
 import numpy as np
 import pytest
-
-import modelgen
 from conftest import require_real_model_and_image
 from fakes.fake_tensorrt import STYLES, Device, make_tensorrt
 from fakes.fixtures import run_cli
 from fakes.gpu_kernels import KERNELS as EMULATIONS
 from fakes.real_cuda import RealCudaMemory, TimedCudaMemory
+
+from trt_viewer.backends.base import HostInput
 from trt_viewer.backends.tensorrt import TensorRTBackend
 from trt_viewer.backends.trt import gpu_letterbox
+from trt_viewer.backends.trt.frame_buffer import FrameBuffer
 from trt_viewer.core import preprocess
-from trt_viewer.core.detector import Detector
-from trt_viewer.core.pipeline import Pipeline
+from trt_viewer.run.detector import Detector
+from trt_viewer.run.flight import Result
+from trt_viewer.run.player import Listener, Player, PlayOptions
 
 pytestmark = pytest.mark.gpu
+
+
+class Collect(Listener):
+    def __init__(self) -> None:
+        self.results: list[Result] = []
+
+    def result(self, result: Result) -> None:
+        self.results.append(result)
 
 
 def _install(memory: Any, cuda: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     dev = cuda.Device(0)
     major, minor = dev.compute_capability()
-    monkeypatch.setitem(sys.modules, "tensorrt", make_tensorrt(STYLES["10"], Device(memory, dev.name(), f"{major}.{minor}")))
+    module = make_tensorrt(STYLES["10"], Device(memory, dev.name(), f"{major}.{minor}"))
+    monkeypatch.setitem(sys.modules, "tensorrt", module)
 
 
 def _frames(data: Path) -> list[np.ndarray]:
@@ -56,7 +69,8 @@ def _frames(data: Path) -> list[np.ndarray]:
 
 @pytest.mark.parametrize("dtype,preset", [(np.float32, "current"), (np.float32, "legacy"), (np.float16, "current"),
                                           (np.float16, "legacy"), (np.uint8, "current"), (np.int8, "current")])
-def test_the_letterbox_kernel_matches_the_cpu_letterbox(cuda: Any, primary_context: Any, dtype: Any, preset: str) -> None:
+def test_the_letterbox_kernel_matches_the_cpu_letterbox(cuda: Any, primary_context: Any, dtype: Any,
+                                                        preset: str) -> None:
     data = require_real_model_and_image()
     dev = cuda.Device(0)
     kernel = gpu_letterbox.GpuLetterbox(cuda, np.dtype(dtype), dev.compute_capability())
@@ -123,7 +137,7 @@ def test_gpu_preprocessing_and_frames_in_flight_give_the_cpu_paths_results(
     with TensorRTBackend(engine) as backend:
         cpu, gpu = Detector(backend, gpu_preprocess=False), Detector(backend, gpu_preprocess=True)
         cpu_buf, gpu_buf = cpu.allocate_input(), gpu.allocate_input()
-        assert isinstance(cpu_buf, np.ndarray) and not isinstance(gpu_buf, np.ndarray), gpu.cpu_letterbox_reason
+        assert isinstance(cpu_buf, HostInput) and isinstance(gpu_buf, FrameBuffer), gpu.cpu_letterbox_reason
         diffs, same = [], []
         for frame in frames:
             ratio_cpu, ratio_gpu = cpu.preprocess(frame, cpu_buf), gpu.preprocess(frame, gpu_buf)
@@ -137,7 +151,10 @@ def test_gpu_preprocessing_and_frames_in_flight_give_the_cpu_paths_results(
 
         from trt_viewer.bench.frames import MemorySource
 
-        results = list(Pipeline(MemorySource("frames", frames, len(frames) * 3), gpu))
+        source = MemorySource("frames", frames, len(frames) * 3)
+        got = Collect()
+        Player(got, PlayOptions(interactive=False)).run(lambda: nullcontext(gpu), source.spec, lambda spec: source)
+        results = got.results
         in_order = [r.frame.index for r in results] == list(range(len(frames) * 3))
         matches = [np.allclose(r.detections.boxes, sequential[r.frame.index % len(frames)].boxes, atol=1e-3)
                    for r in results]
@@ -162,7 +179,7 @@ def test_frame_n_plus_1_uploads_while_frame_n_computes(cuda: Any, primary_contex
         backend.gpu_timing = True
         buffers = [backend.allocate_input() for _ in range(2)]
         for i, buf in enumerate(buffers):
-            buf[:] = np.random.default_rng(i).uniform(0, 255, buf.shape)
+            buf.array[:] = np.random.default_rng(i).uniform(0, 255, buf.array.shape)
         backend.infer(buffers[0])  # the stand-in computes real outputs once, then spins
         reference = backend.infer(buffers[0])["output"]
         first = backend.submit(buffers[0])
@@ -195,14 +212,13 @@ def test_without_nvcc_the_cpu_letterbox_is_used(cuda: Any, primary_context: Any,
         detector = Detector(backend)
         buffer = detector.allocate_input()
         reason = detector.cpu_letterbox_reason
-        assert isinstance(buffer, np.ndarray)
+        assert isinstance(buffer, HostInput)
     print(f"\nwithout nvcc: {reason}")
     assert reason == "nvcc (the CUDA toolkit) was not found"
 
 
 def test_every_name_the_pycuda_compiler_double_defines_exists_in_pycuda(cuda: Any) -> None:
     import pycuda.compiler
-
     from fakes.fake_pycuda import FakeGpu
     from fakes.strict import public_names
 

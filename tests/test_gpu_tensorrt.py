@@ -16,14 +16,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import modelgen
 import numpy as np
 import pytest
-
-import modelgen
 from conftest import require_real_model_and_image
 from fakes.fake_tensorrt import STYLES, Device, make_tensorrt
 from fakes.fixtures import run_cli
 from fakes.real_cuda import RealCudaMemory
+
+from trt_viewer.backends.base import HostInput
 from trt_viewer.backends.onnxruntime import OnnxRuntimeBackend
 from trt_viewer.backends.tensorrt import TensorRTBackend
 from trt_viewer.errors import RunError
@@ -52,8 +53,8 @@ def _build(onnx_path: Path, engine: Path, capsys: pytest.CaptureFixture[str], *f
 
 def test_yolox_nano_equals_onnxruntime_on_the_gpu(cuda: Any, memory: RealCudaMemory, primary_context: Any,
                                                    tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from trt_viewer.core.detector import Detector
     from trt_viewer.core.sources import read_image
+    from trt_viewer.run.detector import Detector
 
     data = require_real_model_and_image()
     onnx_path = data / "models" / "yolox_nano.onnx"
@@ -64,15 +65,16 @@ def test_yolox_nano_equals_onnxruntime_on_the_gpu(cuda: Any, memory: RealCudaMem
     with TensorRTBackend(engine) as backend, OnnxRuntimeBackend(onnx_path) as reference:
         detector = Detector(backend)
         buffer = backend.allocate_input()
-        assert type(buffer.base).__name__ in ("PagelockedHostAllocation", "HostAllocation")
+        assert type(buffer.array.base).__name__ in ("PagelockedHostAllocation", "HostAllocation")
         ratio = detector.preprocess(image, buffer)
-        frames = [buffer] + [np.random.default_rng(i).uniform(0, 255, buffer.shape).astype(np.float32)
+        # the pinned buffer, then pageable arrays (copied into the lane's pinned staging)
+        frames = [buffer] + [HostInput(np.random.default_rng(i).uniform(0, 255, buffer.array.shape).astype(np.float32))
                              for i in range(4)]
         for frame in frames:
             t0 = time.perf_counter()
             got = backend.infer(frame)["output"]
             times.append(time.perf_counter() - t0)
-            want = reference.infer(np.array(frame))["output"]
+            want = reference.infer(np.array(frame.array))["output"]
             diffs.append(float(np.abs(got - want).max()))
         found = detector.postprocess(backend.infer(buffer), ratio, image.shape[:2])
         runs = memory.runs
@@ -102,8 +104,8 @@ def test_layouts_dynamic_shapes_and_io_types_on_the_gpu(cuda: Any, memory: RealC
         engine = _build(onnx_path, tmp_path / f"{kind}.engine", capsys, *flags)
         with TensorRTBackend(engine) as backend, OnnxRuntimeBackend(onnx_path, (64, 96)) as reference:
             buf = backend.allocate_input()
-            buf[:] = np.random.default_rng(1).uniform(0, 255, buf.shape).astype(buf.dtype)
-            got, want = backend.infer(buf), reference.infer(np.array(buf))
+            buf.array[:] = np.random.default_rng(1).uniform(0, 255, buf.array.shape).astype(buf.array.dtype)
+            got, want = backend.infer(buf), reference.infer(np.array(buf.array))
             for name in want:
                 np.testing.assert_array_equal(got[name], want[name], err_msg=f"{kind}: {name}")
 

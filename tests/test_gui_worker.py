@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import threading
 
 import pytest
+from gui_fixtures import SCORE, CameraOpener, ScriptedCamera, square_frames
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-from gui_fixtures import (  # noqa: E402,F401
-    SCORE, CameraOpener, ScriptedCamera, gui_model, gui_video, long_video, square_frames,
-)
-from trt_viewer.backends import open_backend  # noqa: E402
-from trt_viewer.core.yolox import PostprocessConfig  # noqa: E402
-from trt_viewer.run.session import RunSpec  # noqa: E402
-from trt_viewer.gui.worker import Worker  # noqa: E402
+from trt_viewer.backends import open_backend
+from trt_viewer.core.yolox import PostprocessConfig
+from trt_viewer.gui.worker import Worker
+from trt_viewer.run.session import RunSpec
 
 
 class Recorder:

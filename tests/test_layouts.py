@@ -5,10 +5,10 @@ import pytest
 from modelgen import square_image
 
 from trt_viewer.backends import open_backend
-from trt_viewer.core.detector import Detector
 from trt_viewer.core.layouts import Postprocessor, end2end_roles
 from trt_viewer.core.spec import TensorSpec
 from trt_viewer.errors import InputError
+from trt_viewer.run.detector import Detector
 
 F32, I32 = np.dtype(np.float32), np.dtype(np.int32)
 

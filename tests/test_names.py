@@ -2,9 +2,9 @@ import pytest
 from modelgen import yolox_model
 
 from trt_viewer.backends import open_backend
-from trt_viewer.core.detector import Detector
 from trt_viewer.core.names import COCO_CLASSES, parse_names, resolve_names
 from trt_viewer.errors import InputError
+from trt_viewer.run.detector import Detector
 
 
 def test_coco_for_80_classes(models):

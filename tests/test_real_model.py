@@ -4,8 +4,8 @@ import json
 
 from trt_viewer.backends import open_backend
 from trt_viewer.cli import main
-from trt_viewer.core.detector import Detector
 from trt_viewer.core.sources import read_image
+from trt_viewer.run.detector import Detector
 
 # ../shared/REFERENCE.md: yolox_nano.onnx on dog.jpg, class-aware NMS 0.45, score > 0.3
 REFERENCE = [

@@ -12,19 +12,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import modelgen
 import numpy as np
 import pytest
-
-import modelgen
 from fakes.fake_pycuda import FakeGpu
 from fakes.fake_tensorrt import STYLES, Device, fake_plan, make_tensorrt
-from fakes.fixtures import build, gpu, run_cli, trt, trt_style  # noqa: F401 - fixtures
+from fakes.fixtures import run_cli
 from fakes.stubs import installed_stubs
+
 from trt_viewer.backends import open_backend
+from trt_viewer.backends.base import HostInput
 from trt_viewer.backends.onnxruntime import OnnxRuntimeBackend
 from trt_viewer.backends.tensorrt import TensorRTBackend
-from trt_viewer.core.detector import Detector
 from trt_viewer.errors import InputError, RunError
+from trt_viewer.run.detector import Detector
 
 ALL_STYLES = pytest.mark.parametrize("trt_style", sorted(STYLES), indirect=True)
 Build = Callable[..., Path]
@@ -34,11 +35,11 @@ def _engine(build: Build, onnx_path: Path, tmp_path: Path, *flags: str) -> Path:
     return build(onnx_path, tmp_path / onnx_path.with_suffix(".engine").name, *flags)
 
 
-def _image(backend: Any, seed: int = 0) -> np.ndarray:
+def _image(backend: Any, seed: int = 0) -> HostInput:
     rng = np.random.default_rng(seed)
     buf = backend.allocate_input()
-    high = 127 if buf.dtype == np.int8 else 255
-    buf[:] = rng.uniform(0, high, buf.shape).astype(buf.dtype)
+    high = 127 if buf.array.dtype == np.int8 else 255
+    buf.array[:] = rng.uniform(0, high, buf.array.shape).astype(buf.array.dtype)
     return buf
 
 
@@ -61,7 +62,7 @@ def test_outputs_equal_onnxruntime(kind: str, models: dict[str, Path], build: Bu
         assert backend.input.dtype == reference.input.dtype
         for seed in range(3):
             image = _image(backend, seed)
-            got, want = backend.infer(image), reference.infer(np.array(image))
+            got, want = backend.infer(image), reference.infer(np.array(image.array))
             assert got.keys() == want.keys()
             for name in want:
                 assert got[name].dtype == want[name].dtype
@@ -113,12 +114,12 @@ def test_fp16_and_uint8_inputs_get_buffers_of_their_own_type(models: dict[str, P
     image = np.random.default_rng(4).uniform(0, 255, (1, 3, 64, 96)).astype(np.float32)
     with TensorRTBackend(_engine(build, models["fp16"], tmp_path)) as backend, \
             OnnxRuntimeBackend(models["fp16"]) as reference:
-        assert backend.allocate_input().dtype == np.float16
+        assert backend.allocate_input().array.dtype == np.float16
         assert backend.precision.startswith("float16")
         got = backend.infer(image)  # float32 casts safely into the float16 input
         np.testing.assert_array_equal(got["output"], reference.infer(image.astype(np.float16))["output"])
     with TensorRTBackend(_engine(build, models["uint8"], tmp_path)) as backend:
-        assert backend.allocate_input().dtype == np.uint8
+        assert backend.allocate_input().array.dtype == np.uint8
         with pytest.raises(InputError, match="got a float32 image; the engine's input is uint8"):
             backend.infer(image)
 
@@ -129,11 +130,11 @@ def test_allocate_input_reuses_buffers_the_caller_dropped(models: dict[str, Path
     with TensorRTBackend(engine) as backend:
         pool = [backend.allocate_input() for _ in range(4)]
         pinned = gpu.pinned_bytes
-        assert len({b.ctypes.data for b in pool}) == 4
+        assert len({b.array.ctypes.data for b in pool}) == 4
         del pool
         again = [backend.allocate_input() for _ in range(4)]
         assert gpu.pinned_bytes == pinned
-        assert len({b.ctypes.data for b in again}) == 4
+        assert len({b.array.ctypes.data for b in again}) == 4
 
 
 # -- dynamic shapes --------------------------------------------------------------------
@@ -250,9 +251,9 @@ def test_layoutless_outputs_are_refused_by_the_detector(build: Build, tmp_path: 
     model.ir_version = 8
     path = tmp_path / "features.onnx"
     onnx.save(model, str(path))
-    with TensorRTBackend(build(path, tmp_path / "features.engine")) as backend:
-        with pytest.raises(InputError, match="match no YOLOX layout"):
-            Detector(backend)
+    with TensorRTBackend(build(path, tmp_path / "features.engine")) as backend, \
+            pytest.raises(InputError, match="match no YOLOX layout"):
+        Detector(backend)
 
 
 # -- threads ---------------------------------------------------------------------------
@@ -382,7 +383,8 @@ def test_not_an_engine(trt: Any, gpu: FakeGpu, tmp_path: Path, models: dict[str,
 def test_engine_from_another_version_or_gpu_shows_tensorrts_reason(
         trt: Any, gpu: FakeGpu, tmp_path: Path, models: dict[str, Path]) -> None:
     cases = {
-        "old.engine": ({"version": "8.6.1.6"}, "built by another TensorRT version", "Serialized Engine Version: 8.6.1.6"),
+        "old.engine": ({"version": "8.6.1.6"}, "built by another TensorRT version",
+                       "Serialized Engine Version: 8.6.1.6"),
         "gpu.engine": ({"compute": "9.0"}, "built for another GPU", "expecting compute 8.6 got compute 9.0"),
     }
     for name, (change, what, reason) in cases.items():

@@ -1,4 +1,4 @@
-"""Inference backends behind one small interface; each imports its runtime lazily."""
+"""Inference backends behind one contract (base.Backend); each imports its runtime lazily."""
 
 from __future__ import annotations
 
@@ -26,18 +26,21 @@ def check_model_path(path: str | Path) -> Path:
     return p
 
 
-def open_backend(path: str | Path, input_size: tuple[int, int] | None = None) -> Backend:
-    """Open a model with the backend its file type needs (.onnx, or a TensorRT engine)."""
+def open_backend(path: str | Path, input_size: tuple[int, int] | None = None, *, ort_workers: int | None = None,
+                 copy_threads: int | None = None, write_combined: bool | None = None) -> Backend:
+    """Open a model with the backend its file type needs (.onnx, or a TensorRT engine).
+    ort_workers: ONNX Runtime sessions side by side; copy_threads / write_combined: how
+    TensorRT copies raw frames for the GPU letterbox (None: the defaults)."""
     p = check_model_path(path)
     suffix = p.suffix.lower()
     if suffix in ENGINE_SUFFIXES:
         from trt_viewer.backends.tensorrt import TensorRTBackend
 
-        return TensorRTBackend(p, input_size=input_size)
+        return TensorRTBackend(p, input_size=input_size, copy_threads=copy_threads, write_combined=write_combined)
     if suffix in ONNX_SUFFIXES:
         from trt_viewer.backends.onnxruntime import OnnxRuntimeBackend
 
-        return OnnxRuntimeBackend(p, input_size=input_size)
+        return OnnxRuntimeBackend(p, input_size=input_size, workers=ort_workers)
     raise InputError(
         f"model {p.name}: unknown model type {suffix or '(no extension)'}; "
         f"expected one of {', '.join(MODEL_SUFFIXES)}"

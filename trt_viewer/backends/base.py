@@ -1,54 +1,130 @@
-"""The interface every backend implements (ONNX Runtime, TensorRT).
+"""The contract every backend implements (ONNX Runtime, TensorRT, and the test doubles).
 
-A backend is a context manager: opened by its constructor, released by close(). It must
-be created, used and closed in the same thread (a CUDA context belongs to one thread).
+A backend is a context manager: opened by its constructor, released by close(). It is
+created, used and closed in one thread (a CUDA context belongs to one thread); only
+InputBuffer.fill() runs elsewhere (the reader thread).
+
+A frame reaches the model in three steps, the same for every backend:
+- allocate_input() hands out an InputBuffer, once per pooled buffer, never per frame;
+- buffer.fill(image, preset) takes the frame in the reader thread and returns the
+  letterbox ratio (a host buffer letterboxes on the CPU; a device-letterboxing buffer only
+  copies the raw frame and letterboxes on the GPU at submit());
+- submit(buffer) queues it and returns a Ticket; collect(ticket) waits for its outputs.
+  Up to `lanes` frames may be in flight; collect() takes them in submission order.
+SyncBackend gives single-lane backends submit/collect for free: they implement run().
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 import numpy as np
 
+from trt_viewer.core import preprocess
+from trt_viewer.core.preprocess import Preset
 from trt_viewer.core.spec import TensorSpec
+from trt_viewer.errors import RunError
 
 DEFAULT_INPUT_SIZE = (640, 640)
 
 
-class Backend:
-    name = "backend"
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do beyond the contract's minimum."""
+
+    gpu_letterbox: bool = False  # allocate_input(gpu_letterbox=True) may give device-letterboxing buffers
+    gpu_timing: bool = False  # with `gpu_timing` set, last_timings holds GPU event times per step
+
+
+class InputBuffer(ABC):
+    """Where one frame waits for the model between the reader and submit()."""
+
+    on_gpu: ClassVar[bool] = False  # letterboxed on the GPU at submit(), not in fill()
+
+    @abstractmethod
+    def fill(self, image: np.ndarray, preset: Preset) -> float:
+        """Take `image` (BGR uint8 HxWx3) for the model; return the letterbox ratio.
+        Runs in the reader thread: plain memory work, no call into the backend's runtime."""
+
+
+class HostInput(InputBuffer):
+    """The model's input tensor in host memory, letterboxed on the CPU (page-locked
+    memory where the backend gives it: TensorRT then uploads it asynchronously)."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array  # [1, 3, H, W]; the backend checks it against its input
+
+    @property
+    def input_hw(self) -> tuple[int, int]:
+        return int(self.array.shape[2]), int(self.array.shape[3])
+
+    def fill(self, image: np.ndarray, preset: Preset) -> float:
+        return preprocess.letterbox(image, self.input_hw, self.array, preset)[1]
+
+
+class Ticket:
+    """A frame given to submit(); collect() takes tickets in submission order."""
+
+
+class Done(Ticket):
+    """A frame computed at submit() (a single-lane backend): collect() hands it over."""
+
+    def __init__(self, outputs: dict[str, np.ndarray]) -> None:
+        self.outputs = outputs
+
+
+class Backend(ABC):
+    name: ClassVar[str] = "backend"
+    capabilities: ClassVar[Capabilities] = Capabilities()
     path: Path
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
     metadata: dict[str, str]  # free-form strings stored with the model (class names...)
+    lanes: int = 1  # frames that may be in flight (submitted, not yet collected)
+    gpu_timing: bool = False  # set by the bench where capabilities.gpu_timing: time each step on the GPU
+    # Seconds per step of the last collected frame, where the backend reports them.
+    last_timings: Mapping[str, float] = MappingProxyType({})
+    letterbox_note: str | None = None  # why a GPU letterbox asked for was not given
 
     @property
     def input(self) -> TensorSpec:
         return self.inputs[0]
 
     @property
+    @abstractmethod
     def input_hw(self) -> tuple[int, int]:
         """(H, W) the model is run at; dynamic models get a concrete size when opened."""
-        raise NotImplementedError
 
     @property
     def precision(self) -> str:
         """What the user sees in the model panel: fp32, fp16, int8..."""
-        return np.dtype(self.input.dtype).name
+        return str(np.dtype(self.input.dtype).name)
 
-    def allocate_input(self) -> np.ndarray:
-        """A buffer of the input's shape and dtype to letterbox into and pass to infer().
+    def allocate_input(self, gpu_letterbox: bool = False) -> InputBuffer:
+        """A buffer for one frame, valid until close(). gpu_letterbox asks for one that
+        letterboxes on the device; a backend that cannot gives a HostInput (and says why
+        in letterbox_note)."""
+        return HostInput(np.empty((1, 3, *self.input_hw), np.dtype(self.input.dtype)))
 
-        The TensorRT backend hands out page-locked memory here, so the host-to-device copy
-        is asynchronous; an ordinary array passed to infer() is copied into such a buffer.
-        """
-        shape = (1, 3, *self.input_hw)
-        return np.empty(shape, np.dtype(self.input.dtype))
+    @abstractmethod
+    def submit(self, buffer: InputBuffer) -> Ticket:
+        """Queue one filled buffer; it must not be filled again until collected."""
 
-    def infer(self, image: np.ndarray) -> dict[str, np.ndarray]:
-        """Run one batch; the returned arrays belong to the caller."""
-        raise NotImplementedError
+    @abstractmethod
+    def collect(self, ticket: Ticket, copy: bool = True) -> dict[str, np.ndarray]:
+        """The outputs of the oldest frame in flight (`ticket`). copy=False may return the
+        backend's own buffers, valid until `lanes` more frames are submitted."""
+
+    def infer(self, tensor: InputBuffer | np.ndarray) -> dict[str, np.ndarray]:
+        """One frame start to end; the returned arrays belong to the caller. An array is
+        taken as the letterboxed [1, 3, H, W] input tensor."""
+        buffer = tensor if isinstance(tensor, InputBuffer) else HostInput(np.asarray(tensor))
+        return self.collect(self.submit(buffer))
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -56,12 +132,12 @@ class Backend:
             "model": str(self.path),
             "precision": self.precision,
             "input_size": list(self.input_hw),
-            "lanes": int(getattr(self, "lanes", 1)),  # frames the pipeline keeps in flight
+            "lanes": self.lanes,
             "inputs": [s.describe() for s in self.inputs],
             "outputs": [s.describe() for s in self.outputs],
         }
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a backend with nothing to release needs no override
         pass
 
     def __enter__(self) -> Backend:
@@ -69,3 +145,29 @@ class Backend:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class SyncBackend(Backend):
+    """A backend that runs one frame at a time: submit() runs it, collect() hands it over."""
+
+    @abstractmethod
+    def run(self, tensor: np.ndarray) -> dict[str, np.ndarray]:
+        """Infer one letterboxed input tensor; the returned arrays are the caller's."""
+
+    def submit(self, buffer: InputBuffer) -> Ticket:
+        return Done(self.run(host_tensor(buffer, self.name)))
+
+    def collect(self, ticket: Ticket, copy: bool = True) -> dict[str, np.ndarray]:
+        return done_outputs(ticket)
+
+
+def host_tensor(buffer: InputBuffer, backend: str) -> np.ndarray:
+    if not isinstance(buffer, HostInput):
+        raise RunError(f"the {backend} backend takes input tensors in host memory, not {type(buffer).__name__}")
+    return buffer.array
+
+
+def done_outputs(ticket: Ticket) -> dict[str, np.ndarray]:
+    if not isinstance(ticket, Done):
+        raise RunError(f"collect() got a {type(ticket).__name__} this backend did not hand out")
+    return ticket.outputs

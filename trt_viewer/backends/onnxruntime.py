@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from trt_viewer.backends.base import DEFAULT_INPUT_SIZE, Backend
+from trt_viewer.backends.base import DEFAULT_INPUT_SIZE, Backend, Done, InputBuffer, Ticket, done_outputs, host_tensor
 from trt_viewer.core.spec import Dim, TensorSpec
 from trt_viewer.errors import InputError, RunError, first_line
 
@@ -72,10 +72,18 @@ def explain_load_error(path: Path, exc: Exception) -> InputError:
     return InputError(f"cannot load model {path.name}: {first}")
 
 
+class _Running(Ticket):
+    def __init__(self, future: Future[dict[str, np.ndarray]]) -> None:
+        self.future = future
+
+
 class OnnxRuntimeBackend(Backend):
+    """workers: inference sessions side by side, each single-threaded (None: 2 on a CPU
+    of two or more cores, 1 elsewhere; TRT_VIEWER_ORT_LANES overrides the default)."""
+
     name = "onnxruntime"
 
-    def __init__(self, path: Path, input_size: tuple[int, int] | None = None) -> None:
+    def __init__(self, path: Path, input_size: tuple[int, int] | None = None, workers: int | None = None) -> None:
         ort = _import_ort()
         self.path = Path(path)
         options = ort.SessionOptions()
@@ -93,7 +101,7 @@ class OnnxRuntimeBackend(Backend):
         self._input_hw = self._resolve_input_hw(input_size)
         self.provider = self.session.get_providers()[0]
         self._ort = ort
-        self.workers = _workers(self.provider)
+        self.workers = max(1, workers) if workers else default_workers(self.provider)
         # One frame more than workers in flight: a worker that finishes early finds the next
         # frame already queued instead of idling until the older frame is collected in order.
         self.lanes = self.workers + 1 if self.workers > 1 else 1
@@ -106,7 +114,7 @@ class OnnxRuntimeBackend(Backend):
             names = ", ".join(s.describe() for s in self.inputs)
             raise InputError(f"model {self.path.name} has {len(self.inputs)} inputs ({names}); YOLOX has one")
         shape = self.input.shape
-        if len(shape) != 4 or shape[1] not in (3, None) and not isinstance(shape[1], str):
+        if len(shape) != 4 or (shape[1] not in (3, None) and not isinstance(shape[1], str)):
             raise InputError(
                 f"model {self.path.name} input is {self.input.describe()}; expected [1, 3, H, W]"
             )
@@ -129,25 +137,25 @@ class OnnxRuntimeBackend(Backend):
         kind = np.dtype(self.input.dtype).name
         return f"{kind} ({self.provider.replace('ExecutionProvider', '')})"
 
-    def infer(self, image: np.ndarray) -> dict[str, np.ndarray]:
-        return self._run(self.session, image)
+    def submit(self, buffer: InputBuffer) -> Ticket:
+        """Start one frame; with several workers, on a worker thread of its own.
 
-    def submit(self, image: np.ndarray) -> Future[dict[str, np.ndarray]]:
-        """Start one frame on a worker of its own; collect() gives its outputs.
-
-        A small model cannot keep all cores busy with one inference (on 2 cores YOLOX-Nano
-        ran 134 FPS as two single-threaded sessions side by side, 115 as one session with
-        two threads), so each worker thread runs its own single-threaded session and the
-        pipeline keeps `lanes` frames in flight. The caller must not touch `image` until
+        A small model cannot keep all cores busy with one inference, so each worker thread
+        runs its own single-threaded session and the run keeps `lanes` frames in flight
+        (docs/performance.md has the figures). The buffer must not be filled again until
         the frame is collected.
         """
+        tensor = host_tensor(buffer, self.name)
+        if self.lanes == 1:
+            return Done(self._run(self.session, tensor))
         if self._pool is None:
             self._start_workers()
         assert self._pool is not None
-        return self._pool.submit(self._run_on_worker, image)
+        return _Running(self._pool.submit(self._run_on_worker, tensor))
 
-    def collect(self, ticket: Future[dict[str, np.ndarray]], copy: bool = True) -> dict[str, np.ndarray]:
-        return ticket.result()  # ONNX Runtime returns fresh arrays: nothing to copy
+    def collect(self, ticket: Ticket, copy: bool = True) -> dict[str, np.ndarray]:
+        # ONNX Runtime returns fresh arrays: nothing to copy.
+        return ticket.future.result() if isinstance(ticket, _Running) else done_outputs(ticket)
 
     def _start_workers(self) -> None:
         options = self._ort.SessionOptions()
@@ -180,9 +188,9 @@ class OnnxRuntimeBackend(Backend):
         self.__dict__.pop("session", None)
 
 
-def _workers(provider: str) -> int:
+def default_workers(provider: str) -> int:
     """Inference threads, each with its own session: 2 on a CPU of 2 or more cores, else 1.
-    TRT_VIEWER_ORT_LANES overrides (1 turns frames in flight off)."""
+    TRT_VIEWER_ORT_LANES overrides the default (1 turns frames in flight off)."""
     stated = os.environ.get("TRT_VIEWER_ORT_LANES", "").strip()
     if stated.isdigit() and int(stated) > 0:
         return int(stated)

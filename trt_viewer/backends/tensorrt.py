@@ -8,17 +8,18 @@ Two frames can be in flight (lanes.py): submit() queues a frame and returns at o
 collect() waits for the oldest one and returns its outputs, so the caller can decode frame
 N while frame N+1 is copied and computed. infer() is submit() then collect().
 
-GPU preprocessing (gpu_letterbox.py): allocate_frame() hands out page-locked buffers for
-raw frames; the raw frame goes to the device and one kernel letterboxes it straight into
-the engine's input buffer. Where the kernel cannot run (no nvcc), allocate_frame() gives
-None and the caller letterboxes on the CPU.
+GPU preprocessing (gpu_letterbox.py): allocate_input(gpu_letterbox=True) hands out
+page-locked buffers for raw frames (FrameBuffer); the raw frame goes to the device and one
+kernel letterboxes it straight into the engine's input buffer. Where the kernel cannot run
+(no nvcc), it hands out an ordinary input tensor instead, letterboxed on the CPU, and
+letterbox_note says why.
 
 Threading: the device's primary context is pushed in the thread that constructs the
-backend; every method that touches CUDA (allocate_input(), allocate_frame(), submit(),
-collect(), infer(), close()) must run in that same thread (the GUI's inference QThread,
-the CLI's main thread). Filling a buffer from allocate_input()/allocate_frame() is plain
-memory access and may happen in any thread (the reader's). Those buffers are page-locked
-memory that close() frees: stop writing into them before closing.
+backend; every method that touches CUDA (allocate_input(), submit(), collect(), infer(),
+close()) must run in that same thread (the GUI's inference QThread, the CLI's main
+thread). Filling a buffer from allocate_input() is plain memory access and may happen in
+any thread (the reader's). Those buffers are page-locked memory that close() frees: stop
+writing into them before closing.
 """
 
 from __future__ import annotations
@@ -32,16 +33,22 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trt_viewer.backends.base import Backend
+from trt_viewer.backends.base import Backend, Capabilities, HostInput, InputBuffer
+from trt_viewer.backends.base import Ticket as BaseTicket
 from trt_viewer.backends.trt import engine as eng
 from trt_viewer.backends.trt.cuda import CudaContext, cuda_failure, free_pinned, pinned_empty
-from trt_viewer.backends.trt.frame_buffer import DEFAULT_CAPACITY, FrameBuffer, FrameCopier, copy_threads, write_combined
+from trt_viewer.backends.trt.frame_buffer import (
+    DEFAULT_CAPACITY,
+    FrameBuffer,
+    FrameCopier,
+    copy_threads_setting,
+    write_combined_setting,
+)
 from trt_viewer.backends.trt.gpu_letterbox import GpuLetterbox, GpuLetterboxUnavailable
 from trt_viewer.backends.trt.lanes import Lane, Streams, Ticket
 from trt_viewer.backends.trt.log import TrtMessages, create_logger
 from trt_viewer.backends.trt.modules import import_pycuda, require_tensorrt
 from trt_viewer.backends.trt.plan import read_engine_file
-from trt_viewer.core.preprocess import CURRENT, Preset
 from trt_viewer.errors import InputError, RunError, first_line
 
 if TYPE_CHECKING:
@@ -51,10 +58,15 @@ LOGGER = logging.getLogger(__name__)
 
 
 class TensorRTBackend(Backend):
+    """lanes: frames in flight. copy_threads / write_combined: how raw frames are copied
+    into page-locked memory for the GPU letterbox (frame_buffer.py; None: the default, or
+    TRT_VIEWER_COPY_THREADS / TRT_VIEWER_WRITE_COMBINED where set)."""
+
     name = "tensorrt"
+    capabilities = Capabilities(gpu_letterbox=True, gpu_timing=True)
 
     def __init__(self, path: Path, input_size: tuple[int, int] | None = None, device: int = 0,
-                 lanes: int = 2) -> None:
+                 lanes: int = 2, copy_threads: int | None = None, write_combined: bool | None = None) -> None:
         self.path = Path(path)
         self.version = require_tensorrt()
         import tensorrt as trt
@@ -67,13 +79,14 @@ class TensorRTBackend(Backend):
         self.gpu_timing = False
         self.last_timings: dict[str, float] = {}  # seconds, of the last collected frame
         self._closed = False
-        self._handed_out: list[np.ndarray] = []
+        self._copy_threads = copy_threads_setting(copy_threads)
+        self._write_combined = write_combined_setting(write_combined)
+        self._handed_out: list[HostInput] = []
         self._frames_out: list[FrameBuffer] = []
         self._lanes: list[Lane] = []
         self._in_flight: deque[Ticket] = deque()
         self._submitted = 0
         self._letterbox: GpuLetterbox | None = None
-        self._letterbox_error: str | None = None
         self._copier: FrameCopier | None = None
         self._ctx = CudaContext(cuda, device)
         try:
@@ -114,7 +127,8 @@ class TensorRTBackend(Backend):
         name = self._input.name
         with self._messages.capturing():
             if not self._context.set_input_shape(name, shape):
-                raise InputError(f"engine {self.path.name} rejects input shape {list(shape)}: {self._messages.reason()}")
+                reason = self._messages.reason()
+                raise InputError(f"engine {self.path.name} rejects input shape {list(shape)}: {reason}")
         shapes: dict[str, tuple[eng.Shape, np.dtype]] = {}
         for t in self._tensors:
             actual = eng.dims(self._context.get_tensor_shape(t.name))
@@ -141,57 +155,49 @@ class TensorRTBackend(Backend):
     def precision(self) -> str:
         return f"{np.dtype(self._input.dtype).name} I/O (TensorRT {self.version})"
 
-    def allocate_input(self) -> np.ndarray:
-        """A page-locked [1, 3, H, W] buffer to letterbox into; valid until close()."""
+    def allocate_input(self, gpu_letterbox: bool = False) -> InputBuffer:
+        """A page-locked buffer, valid until close(): a raw-frame FrameBuffer letterboxed
+        on the GPU where asked for and the kernel runs, else a [1, 3, H, W] input tensor."""
         self._check_usable("allocate_input()")
+        if gpu_letterbox and self._load_letterbox():
+            return self._allocate_frame()
         for buf in self._handed_out:
             # Held only by this list (and getrefcount's argument): the caller dropped it,
             # so it is handed out again instead of pinning more memory per new pipeline.
-            if buf.shape == self._shape and sys.getrefcount(buf) <= 3:
+            if buf.array.shape == self._shape and sys.getrefcount(buf) <= 3:
                 return buf
-        buf = pinned_empty(self._ctx, self._shape, self._input.dtype)
+        buf = HostInput(pinned_empty(self._ctx, self._shape, self._input.dtype))
         self._handed_out.append(buf)
         return buf
 
-    @property
-    def gpu_letterbox_note(self) -> str | None:
-        """Why GPU preprocessing is off here (None: it runs, or was not tried yet)."""
-        return self._letterbox_error
-
-    def allocate_frame(self) -> FrameBuffer | None:
-        """A page-locked buffer for one raw frame, letterboxed on the GPU by submit();
-        None where the kernel cannot run (gpu_letterbox_note says why): letterbox on the
-        CPU into allocate_input() buffers then. Valid until close()."""
-        self._check_usable("allocate_frame()")
-        if self._letterbox is None:
-            if self._letterbox_error is not None:
-                return None
+    def _load_letterbox(self) -> bool:
+        if self._letterbox is None and self.letterbox_note is None:
             try:
                 self._letterbox = GpuLetterbox(self._ctx.cuda, self._input.dtype, self._ctx.device.compute_capability())
             except GpuLetterboxUnavailable as exc:
-                self._letterbox_error = str(exc)
+                self.letterbox_note = str(exc)
                 LOGGER.info("GPU preprocessing is off: %s; letterboxing on the CPU", exc)
-                return None
+        return self._letterbox is not None
+
+    def _allocate_frame(self) -> FrameBuffer:
         for frame in self._frames_out:
             # As in allocate_input(): reuse what only this list (and getrefcount) holds.
             if sys.getrefcount(frame) <= 3:
                 return frame
         if self._copier is None:
-            self._copier = FrameCopier(copy_threads())
-        host = pinned_empty(self._ctx, (DEFAULT_CAPACITY,), np.dtype(np.uint8), write_combined())
-        frame = FrameBuffer(host, self._copier)
+            self._copier = FrameCopier(self._copy_threads)
+        host = pinned_empty(self._ctx, (DEFAULT_CAPACITY,), np.dtype(np.uint8), self._write_combined)
+        frame = FrameBuffer(host, self.input_hw, self._copier)
         self._frames_out.append(frame)
         return frame
 
-    def _source(self, image: np.ndarray, lane: Lane) -> np.ndarray:
-        """Pinned memory holding `image`: the image itself when it is one of our buffers."""
+    def _source(self, buffer: HostInput, lane: Lane) -> np.ndarray:
+        """Pinned memory holding the input tensor: its own array when we handed it out."""
+        image = buffer.array
         if image.shape != self._shape:
             raise InputError(f"infer() got an image of shape {list(image.shape)}; the engine takes {list(self._shape)}")
-        if image.dtype == self._input.dtype and image.flags.c_contiguous:
-            address = image.ctypes.data
-            for buf in self._handed_out:
-                if buf.ctypes.data == address and buf.shape == image.shape:
-                    return image
+        if any(buffer is mine for mine in self._handed_out):
+            return image
         staging = lane[self._input.name].host
         try:
             np.copyto(staging, image, casting="same_kind")
@@ -201,30 +207,28 @@ class TensorRTBackend(Backend):
             ) from None
         return staging
 
-    def infer(self, image: np.ndarray) -> dict[str, np.ndarray]:
-        """Run one image; the returned arrays are copies the caller may keep."""
+    def infer(self, tensor: InputBuffer | np.ndarray) -> dict[str, np.ndarray]:
+        """Run one frame; the returned arrays are copies the caller may keep."""
         self._check_idle("infer()")
-        return self.collect(self.submit(image))
+        return super().infer(tensor)
 
-    def infer_frame(self, frame: FrameBuffer, preset: Preset = CURRENT) -> dict[str, np.ndarray]:
-        """Letterbox a raw frame on the GPU and run it."""
-        self._check_idle("infer_frame()")
-        return self.collect(self.submit(frame, preset))
-
-    def submit(self, image: np.ndarray | FrameBuffer, preset: Preset = CURRENT) -> Ticket:
-        """Queue one frame (an input tensor, or a raw frame from allocate_frame() to be
-        letterboxed with `preset`) and return at once; collect() gives its outputs. The
-        buffer must not be written again until then (its copy to the device may be running)."""
+    def submit(self, buffer: InputBuffer) -> Ticket:
+        """Queue one frame (an input tensor, or a raw frame to be letterboxed on the GPU
+        with the preset it was filled with) and return at once; collect() gives its
+        outputs. The buffer must not be filled again until then (its copy to the device
+        may be running)."""
         self._check_usable("submit()")
         if len(self._in_flight) >= self.lanes:
             raise RunError(f"{self.lanes} frames are already in flight: collect() one first")
         t0 = time.perf_counter()
-        frame = isinstance(image, FrameBuffer)
-        if not frame:
-            image = np.asarray(image)
-            if image.ndim == 4 and image.shape[:2] == (1, 3) and tuple(image.shape) != self._shape:
+        frame = isinstance(buffer, FrameBuffer)
+        if isinstance(buffer, HostInput):
+            shape = buffer.array.shape
+            if len(shape) == 4 and shape[:2] == (1, 3) and tuple(shape) != self._shape:
                 self._check_idle("a new input shape")
-                self._reshape(image.shape[2], image.shape[3])
+                self._reshape(buffer.array.shape[2], buffer.array.shape[3])
+        elif not frame:
+            raise RunError(f"the TensorRT backend cannot take a {type(buffer).__name__}")
         if not self._lanes:
             raise RunError(f"{self.path.name} has no I/O buffers after a failed resize; reopen it")
         lane = self._lanes[self._submitted % len(self._lanes)]
@@ -233,10 +237,11 @@ class TensorRTBackend(Backend):
         try:
             if ticket.timed:
                 ev["upload_start"].record(streams.upload)
-            if isinstance(image, FrameBuffer):
-                self._upload_frame(lane, image, preset, ticket.timed)
+            if isinstance(buffer, FrameBuffer):
+                self._upload_frame(lane, buffer, ticket.timed)
             else:
-                cuda.memcpy_htod_async(lane[self._input.name].device, self._source(image, lane), streams.upload)
+                assert isinstance(buffer, HostInput)
+                cuda.memcpy_htod_async(lane[self._input.name].device, self._source(buffer, lane), streams.upload)
             ev["uploaded"].record(streams.upload)
             streams.compute.wait_for_event(ev["uploaded"])
             for t in self._tensors:  # this lane's buffers; TensorRT reads them at enqueue
@@ -264,14 +269,14 @@ class TensorRTBackend(Backend):
         ticket.enqueue_s = time.perf_counter() - t0
         return ticket
 
-    def _upload_frame(self, lane: Lane, frame: FrameBuffer, preset: Preset, timed: bool) -> None:
+    def _upload_frame(self, lane: Lane, frame: FrameBuffer, timed: bool) -> None:
         if self._letterbox is None:
             raise RunError("submit() got a raw frame, but GPU preprocessing is off: use allocate_input()")
         if frame.pending is not None:  # too large for its buffer: grow it here, in the CUDA thread
             image = frame.pending
             free_pinned([frame.host])
-            frame.host = pinned_empty(self._ctx, (image.size,), np.dtype(np.uint8), write_combined())
-            frame.fill(image)
+            frame.host = pinned_empty(self._ctx, (image.size,), np.dtype(np.uint8), self._write_combined)
+            frame.fill(image, frame.preset)
         if frame.shape is None:
             raise RunError("submit() got an empty frame buffer")
         h, w = frame.shape
@@ -280,10 +285,10 @@ class TensorRTBackend(Backend):
         self._ctx.cuda.memcpy_htod_async(raw, frame.frame(), streams.upload)
         if timed:
             lane.events["copied"].record(streams.upload)
-        self._letterbox.launch(int(raw), (h, w), lane[self._input.name].address, self.input_hw, preset, streams.upload,
-                               src_rgb=frame.rgb)
+        self._letterbox.launch(int(raw), (h, w), lane[self._input.name].address, self.input_hw, frame.preset,
+                               streams.upload, src_rgb=frame.rgb)
 
-    def collect(self, ticket: Ticket, copy: bool = True) -> dict[str, np.ndarray]:
+    def collect(self, ticket: BaseTicket, copy: bool = True) -> dict[str, np.ndarray]:
         """Wait for the oldest frame in flight (`ticket`) and return copies of its outputs.
 
         copy=False returns the page-locked output buffers themselves: valid only until
@@ -292,6 +297,7 @@ class TensorRTBackend(Backend):
         self._check_usable("collect()")
         if not self._in_flight or self._in_flight[0] is not ticket:
             raise RunError("collect() takes frames in the order they were submitted")
+        assert isinstance(ticket, Ticket)
         lane, t0 = ticket.lane, time.perf_counter()
         try:
             lane.events["done"].synchronize()
@@ -392,7 +398,9 @@ class TensorRTBackend(Backend):
         self._in_flight.clear()
         frames = [f.host for f in self._frames_out]
         self._frames_out.clear()
-        for step in (self._free_buffers, lambda: free_pinned(self._handed_out), lambda: free_pinned(frames),
+        tensors = [b.array for b in self._handed_out]
+        self._handed_out.clear()
+        for step in (self._free_buffers, lambda: free_pinned(tensors), lambda: free_pinned(frames),
                      self._unload_letterbox, self._stop_copier):
             try:
                 step()

@@ -3,8 +3,8 @@
 - model alone: back-to-back inference on inputs letterboxed beforehand (the ceiling);
 - sequential: read, letterbox, infer, decode + per-class NMS, draw (and QImage), one after
   another in one thread, as the YOLOX demos do;
-- pipeline: trt_viewer's own: core.pipeline.Pipeline (reader thread, in-order inference,
-  frames in flight on TensorRT) with drawing in a BackgroundSink, as `trt-viewer run` does.
+- pipeline: trt_viewer's own: run.player.Player (reader thread, in-order inference,
+  frames in flight) with drawing in a BackgroundSink, as `trt-viewer run` does.
 
 All three use the same opened backend and Detector, so they differ only in how the work
 is arranged. Times are seconds; the first `warmup` frames run but are not recorded.
@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from trt_viewer.core import preprocess
-from trt_viewer.core.detector import Detector
 from trt_viewer.core.drawing import draw_detections
-from trt_viewer.core.pipeline import BackgroundSink, Pipeline, Result
 from trt_viewer.core.sources import Source
+from trt_viewer.run.detector import Detector
+from trt_viewer.run.flight import Result
+from trt_viewer.run.player import Listener, Player, PlayOptions
+from trt_viewer.run.sink import BackgroundSink
 
 Display = Callable[[np.ndarray], Any]
 
@@ -59,8 +61,8 @@ def model_alone(detector: Detector, images: list[np.ndarray], frames: int, warmu
     backend = detector.backend
     buffers = []
     for image in images[:4]:
-        buf = backend.allocate_input()
-        preprocess.letterbox(image, detector.input_hw, buf, detector.preset)
+        buf = backend.allocate_input()  # an input tensor, letterboxed on the CPU here
+        buf.fill(image, detector.preset)
         buffers.append(buf)
     run = Run("model")
     for i in range(warmup):
@@ -123,28 +125,44 @@ class _Shower:
         self.times[result.frame.index] = _show(self.detector, result.frame.image, result.detections, self.display)
 
 
+class _Recording(Listener):
+    """Hands each result to the sink, keeps those after the warm-up, stops when done."""
+
+    def __init__(self, sink: BackgroundSink[Result], frames: int, warmup: int) -> None:
+        self.sink = sink
+        self.frames = frames
+        self.warmup = warmup
+        self.seen = 0
+        self.recorded: list[Result] = []
+        self.start = time.perf_counter()
+        self.player: Player | None = None
+
+    def result(self, result: Result) -> None:
+        n, self.seen = self.seen, self.seen + 1
+        if n == self.warmup:
+            self.start = time.perf_counter()
+        if n >= self.warmup:
+            self.recorded.append(result)
+        self.sink.put(result)
+        if self.seen >= self.warmup + self.frames and self.player is not None:
+            self.player.stop()
+
+
 def pipeline(detector: Detector, source: Source, frames: int, warmup: int, display: Display | None,
              draw: bool = True) -> Run:
-    """trt_viewer's pipeline, with the drawing in a background sink as `run` does it."""
+    """trt_viewer's pipeline (the player of the viewer and `run`), with the drawing in a
+    background sink as `run` does it."""
     run = Run("pipeline")
     shower = _Shower(detector, display)
     sink: BackgroundSink[Result] = BackgroundSink(shower if draw else lambda result: None)
-    pipe = Pipeline(source, detector)
-    recorded: list[Result] = []
-    start = time.perf_counter()
+    recording = _Recording(sink, frames, warmup)
+    player = recording.player = Player(recording, PlayOptions(interactive=False))
     try:
-        for n, result in enumerate(pipe):
-            if n == warmup:
-                start = time.perf_counter()
-            if n >= warmup:
-                recorded.append(result)
-            sink.put(result)
-            if n + 1 >= warmup + frames:
-                break
+        player.run(lambda: nullcontext(detector), source.spec, lambda spec: source)
     finally:
-        pipe.stop()
         sink.close()  # every recorded frame is drawn before the clock stops
-    run.seconds = time.perf_counter() - start
+    run.seconds = time.perf_counter() - recording.start
+    recorded = recording.recorded
     for result in recorded:
         sample = dict(result.timings)
         sample.update(shower.times.get(result.frame.index, {}))

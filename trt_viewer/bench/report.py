@@ -116,7 +116,8 @@ def format_text(report: dict[str, Any]) -> str:
         lines.append(f"{name:22s} {value:.3f} of the medians, {report['ratios_best'][name]:.3f} of the best rounds")
     engine = report.get("engine")
     if engine:
-        lines.append(f"engine (compute p50)   {engine['compute_p50_ms']:.3f} ms = {engine['fps_at_engine_time']:.0f} FPS")
+        lines.append(f"engine (compute p50)   {engine['compute_p50_ms']:.3f} ms = "
+                     f"{engine['fps_at_engine_time']:.0f} FPS")
         if "pipeline_vs_engine" in engine:
             lines.append(f"pipeline x engine time {engine['pipeline_vs_engine']:.3f}")
     for note in info.get("notes", []):

@@ -23,10 +23,10 @@ from trt_viewer.bench import loops
 from trt_viewer.bench.display import qimage_converter
 from trt_viewer.bench.frames import DISTINCT_FRAMES, MemorySource, load_frames
 from trt_viewer.bench.report import MODES, summarize
-from trt_viewer.core.detector import Detector
 from trt_viewer.core.sources import Source, open_source
 from trt_viewer.core.yolox import PostprocessConfig
 from trt_viewer.errors import InputError
+from trt_viewer.run.detector import Detector
 
 
 @dataclass
@@ -39,6 +39,9 @@ class BenchOptions:
     in_memory: bool = False
     frame_size: tuple[int, int] | None = None  # (width, height): resize frames (in memory)
     gpu_preprocess: bool | None = None
+    ort_workers: int | None = None
+    copy_threads: int | None = None
+    write_combined: bool | None = None
     modes: tuple[str, ...] = MODES
     qimage: bool = True
     draw: bool = True
@@ -87,8 +90,9 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None)
     if not opts.draw:
         notes.append("drawing left out (--no-draw)")
     runs: dict[str, list[loops.Run]] = {m: [] for m in opts.modes}
-    with open_backend(opts.model, input_size=opts.input_size) as backend:
-        if hasattr(backend, "gpu_timing"):
+    with open_backend(opts.model, input_size=opts.input_size, ort_workers=opts.ort_workers,
+                      copy_threads=opts.copy_threads, write_combined=opts.write_combined) as backend:
+        if backend.capabilities.gpu_timing:
             backend.gpu_timing = True  # CUDA events around each step (TensorRT)
         names = Path(opts.names_file).expanduser() if opts.names_file else None
         if names is not None and not names.is_file():

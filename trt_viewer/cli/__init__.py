@@ -55,6 +55,20 @@ def add_detection_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_backend_options(p: argparse.ArgumentParser) -> None:
+    """How the model runs, for `run` and `bench` alike."""
+    p.add_argument(
+        "--gpu-preprocess", action=argparse.BooleanOptionalAction, default=None,
+        help="letterbox on the GPU with a CUDA kernel (TensorRT; default: where nvcc can build "
+        "it, else on the CPU)",
+    )
+    p.add_argument(
+        "--ort-lanes", type=_positive, metavar="N",
+        help="ONNX Runtime: sessions run side by side, each single-threaded (default: 2 on a CPU of "
+        "two or more cores; 1 turns frames in flight off; TRT_VIEWER_ORT_LANES overrides the default)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trt-viewer",
@@ -76,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", "-o", help="annotated video (.mp4, .avi, .mkv) or image file")
     run.add_argument("--detections", help="detections file: .jsonl (one object per frame) or .csv")
     add_detection_options(run)
+    add_backend_options(run)
     run.add_argument("--max-frames", type=_positive, help="stop after this many frames")
     run.add_argument("--json-summary", action="store_true", help="print the summary as one JSON line on stdout")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
@@ -84,7 +99,6 @@ def build_parser() -> argparse.ArgumentParser:
     # Imported here: they take helpers from this module, which is complete by now.
     from trt_viewer.cli import bench, build, inspect
 
-    bench.add_gpu_preprocess_option(run)
     build.add_parser(sub)
     inspect.add_parser(sub)
     bench.add_parser(sub)

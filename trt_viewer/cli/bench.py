@@ -20,15 +20,6 @@ DESCRIPTION = (
 )
 
 
-def add_gpu_preprocess_option(p: argparse.ArgumentParser) -> None:
-    """--gpu-preprocess / --no-gpu-preprocess, for `bench` and `run` alike."""
-    p.add_argument(
-        "--gpu-preprocess", action=argparse.BooleanOptionalAction, default=None,
-        help="letterbox on the GPU with a CUDA kernel (TensorRT; default: where nvcc can build "
-        "it, else on the CPU)",
-    )
-
-
 def _frame_size(text: str) -> int:
     value = int(text)
     if value <= 0:
@@ -38,7 +29,7 @@ def _frame_size(text: str) -> int:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register `bench` on the subparsers of the `trt-viewer` parser."""
-    from trt_viewer.cli import _positive, add_detection_options  # cli/__init__ is complete by now
+    from trt_viewer.cli import _positive, add_backend_options, add_detection_options  # complete by now
 
     p: argparse.ArgumentParser = sub.add_parser(
         "bench", help="measure the model alone, the sequential loop and the pipeline", description=DESCRIPTION
@@ -54,7 +45,11 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="decode a few frames first and serve them from memory (measures trt_viewer, not the decoder)")
     p.add_argument("--frame-size", type=_frame_size, nargs=2, metavar=("W", "H"),
                    help="resize the frames to W x H first, e.g. 1920 1080 (implies --in-memory)")
-    add_gpu_preprocess_option(p)
+    add_backend_options(p)
+    p.add_argument("--copy-threads", type=int, metavar="N",
+                   help="TensorRT GPU letterbox: copy raw frames over N Python threads (default 0: OpenCV's copy)")
+    p.add_argument("--no-write-combined", action="store_true",
+                   help="TensorRT GPU letterbox: ordinary page-locked memory for raw frames")
     p.add_argument("--no-qimage", action="store_true", help="leave out the QImage conversion stage")
     p.add_argument("--no-draw", action="store_true", help="leave out drawing (and the QImage conversion)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
@@ -77,6 +72,9 @@ def bench_command(args: argparse.Namespace) -> int:
         in_memory=args.in_memory,
         frame_size=tuple(args.frame_size) if args.frame_size else None,
         gpu_preprocess=args.gpu_preprocess,
+        ort_workers=args.ort_lanes,
+        copy_threads=args.copy_threads,
+        write_combined=False if args.no_write_combined else None,
         modes=tuple(m.strip() for m in args.modes.split(",") if m.strip()),
         qimage=not args.no_qimage,
         draw=not args.no_draw,

@@ -61,7 +61,9 @@ def format_report(r: dict[str, Any]) -> str:
     at_size = {t["name"]: t for t in r.get("outputs_at_input_size", [])}
     for t in r["outputs"]:
         resolved = at_size.get(t["name"])
-        extra = f"  ({_shape(resolved['shape'])} at the input size)" if resolved and resolved["shape"] != t["shape"] else ""
+        extra = ""
+        if resolved is not None and resolved["shape"] != t["shape"]:
+            extra = f"  ({_shape(resolved['shape'])} at the input size)"
         lines.append(f"    {t['name']}  {_shape(t['shape'])}  {t['dtype']}{extra}")
     if r.get("input_size"):
         lines.append(f"  input size:     {r['input_size'][0]}x{r['input_size'][1]}")

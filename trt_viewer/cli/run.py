@@ -1,4 +1,8 @@
-"""`trt-viewer run`: headless review of a source, every frame processed."""
+"""`trt-viewer run`: headless review of a source, every frame processed.
+
+A Player that never pauses, loops or paces (the viewer's loop, headless) feeds a Recorder
+(annotated video, detections) and the progress bar; the summary comes at the end.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +10,23 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from trt_viewer.backends import open_backend
 from trt_viewer.cli.progress import Progress
-from trt_viewer.core.detector import Detector
-from trt_viewer.core.drawing import draw_detections
-from trt_viewer.core.outputs import AnnotatedOutput, DetectionsWriter, check_output_path, frame_record
-from trt_viewer.core.pipeline import BackgroundSink, Pipeline, Result
-from trt_viewer.core.sources import open_source
-from trt_viewer.core.stats import StageStats
+from trt_viewer.core.outputs import check_output_path
 from trt_viewer.core.yolox import PostprocessConfig
-from trt_viewer.errors import InputError, RunError, TrtViewerError
+from trt_viewer.errors import InputError, RunError
+from trt_viewer.run.detector import Detector
+from trt_viewer.run.flight import Result
+from trt_viewer.run.player import Listener, Player, PlayOptions
+from trt_viewer.run.recording import Recorder
+from trt_viewer.run.session import SourceInfo
+
+WHOLE_RUN = 1 << 20  # frames: the summary's stage figures cover the whole run
 
 
 def _model_and_source(args: argparse.Namespace) -> tuple[str, str]:
@@ -32,48 +40,51 @@ def _model_and_source(args: argparse.Namespace) -> tuple[str, str]:
     return args.model, args.source
 
 
-def detector_from_args(backend: Any, args: argparse.Namespace) -> Detector:
+def detector_opener(model: str, args: argparse.Namespace) -> Callable[[], AbstractContextManager[Detector]]:
+    """Opens the model and wraps it in a Detector set up from the command line; the
+    backend is closed when the context ends."""
     names_file = Path(args.names).expanduser() if args.names else None
     if names_file is not None and not names_file.is_file():
         raise InputError(f"class names file {names_file} does not exist")
     config = PostprocessConfig(conf=args.conf, nms=args.nms, agnostic=args.agnostic, max_det=args.max_det)
-    return Detector(
-        backend, preset=args.preprocess, layout=args.layout, config=config, names_file=names_file,
-        gpu_preprocess=getattr(args, "gpu_preprocess", None),
-    )
+    input_size = (args.input_size[0], args.input_size[1]) if args.input_size else None
+
+    @contextmanager
+    def opened() -> Iterator[Detector]:
+        with open_backend(model, input_size=input_size, ort_workers=args.ort_lanes) as backend:
+            yield Detector(backend, preset=args.preprocess, layout=args.layout, config=config,
+                           names_file=names_file, gpu_preprocess=args.gpu_preprocess)
+
+    return opened
 
 
-class Recorder:
-    """Draws and writes each result, in the sink thread, timing both."""
+class _Review(Listener):
+    """Opens the outputs once the source is known (a video takes its frame rate), then
+    hands each result to the recorder and counts it on the progress bar."""
 
-    def __init__(self, detector: Detector, stats: StageStats, video: AnnotatedOutput | None,
-                 writer: DetectionsWriter | None) -> None:
-        self.detector = detector
-        self.stats = stats
-        self.video = video
-        self.writer = writer
-        self.written = 0
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.player: Player | None = None
+        self.recorder: Recorder | None = None
+        self.progress = Progress(None)
 
-    def __call__(self, result: Result) -> None:
-        frame = result.frame
-        if self.video is not None:
-            t0 = time.perf_counter()
-            image = draw_detections(frame.image, result.detections, self.detector.names)
-            t1 = time.perf_counter()
-            self.video.write(image)
-            self.stats.add("draw", t1 - t0)
-            self.stats.add("write", time.perf_counter() - t1)
-        if self.writer is not None:
-            record = frame_record(
-                frame.index, frame.name, frame.image.shape[:2], result.detections, self.detector.names
-            )
-            self.writer.write(record)
-        self.written += 1
+    def source_opened(self, info: SourceInfo) -> None:
+        assert self.player is not None and self.player.detector is not None
+        args = self.args
+        self.recorder = Recorder(
+            self.player.detector.names, video=Path(args.output) if args.output else None,
+            detections=Path(args.detections) if args.detections else None, fps=info.fps,
+            draw_in_place=True, stats=self.player.stage_stats,
+        )
+        total = info.length if not info.live else None
+        if total and args.max_frames:
+            total = min(total, args.max_frames)
+        self.progress = Progress(None if args.quiet else total)
 
-    def close(self) -> None:
-        for out in (self.video, self.writer):
-            if out is not None:
-                out.close()
+    def result(self, result: Result) -> None:
+        assert self.recorder is not None and self.player is not None
+        self.recorder.write(result)
+        self.progress.update(self.player.frames)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -82,70 +93,59 @@ def run_command(args: argparse.Namespace) -> int:
     for path, what in ((args.output, "output"), (args.detections, "detections file")):
         if path:
             check_output_path(Path(path), what)
-    stats = StageStats()
-    input_size = tuple(args.input_size) if args.input_size else None
-    with open_backend(model, input_size=input_size) as backend:  # type: ignore[arg-type]
-        detector = detector_from_args(backend, args)
-        source = open_source(source_spec)
-        video = AnnotatedOutput(Path(args.output), source.fps) if args.output else None
-        writer = DetectionsWriter(Path(args.detections)) if args.detections else None
-        recorder = Recorder(detector, stats, video, writer)
-        sink: BackgroundSink[Result] = BackgroundSink(recorder)
-        pipeline = Pipeline(source, detector)
-        total = source.length if not source.live else None
-        if total and args.max_frames:
-            total = min(total, args.max_frames)
-        progress = Progress(None if args.quiet else total)
-        failure: BaseException | None = None
-        started = time.perf_counter()
-        try:
-            for result in pipeline:
-                stats.add_all(result.timings)
-                sink.put(result)
-                progress.update(pipeline.frames)
-                if args.max_frames and pipeline.frames >= args.max_frames:
-                    break
-        except (TrtViewerError, KeyboardInterrupt, Exception) as exc:
-            failure = exc
-        finally:
-            pipeline.stop()
+    opener = detector_opener(model, args)
+    review = _Review(args)
+    player = review.player = Player(review, PlayOptions(interactive=False, max_frames=args.max_frames,
+                                                        stats_window=WHOLE_RUN))
+    failure: BaseException | None = None
+    started = time.perf_counter()
+    try:
+        player.run(opener, source_spec)
+    except (KeyboardInterrupt, Exception) as exc:
+        failure = exc
+    finally:
+        if review.recorder is not None:
             try:
-                sink.close()  # what was produced is written before anything is reported
-            except BaseException as exc:
+                review.recorder.close()  # what was produced is written before anything is reported
+            except Exception as exc:
                 failure = failure or exc
-            recorder.close()
-            progress.finish()
-        elapsed = time.perf_counter() - started
-        summary = make_summary(model, source_spec, backend, detector, pipeline, stats, elapsed, recorder)
-        print_summary(summary, args.json_summary)
-        if source.shortfall:
-            print(
-                f"trt-viewer: warning: {source_spec}: the header claims {source.length} frames but "
-                f"only {source.length - source.shortfall} decoded; stopped at the last good frame",
-                file=sys.stderr,
-            )
-        if failure is not None:
-            if recorder.written:
-                print(f"trt-viewer: {recorder.written} frames were written before the failure", file=sys.stderr)
-                if isinstance(failure, InputError):  # bad input met midway is a run failure
-                    raise RunError(str(failure)) from None
-            raise failure
+        review.progress.finish()
+    elapsed = time.perf_counter() - started
+    if review.recorder is None:  # the model or the source did not open: nothing ran
+        assert failure is not None
+        raise failure
+    written = review.recorder.written
+    print_summary(make_summary(model, source_spec, player, elapsed, written), args.json_summary)
+    info = player.source_info
+    if player.shortfall and info is not None and info.length:
+        print(
+            f"trt-viewer: warning: {source_spec}: the header claims {info.length} frames but "
+            f"only {info.length - player.shortfall} decoded; stopped at the last good frame",
+            file=sys.stderr,
+        )
+    if failure is not None:
+        if written:
+            print(f"trt-viewer: {written} frames were written before the failure", file=sys.stderr)
+            if isinstance(failure, InputError):  # bad input met midway is a run failure
+                raise RunError(str(failure)) from None
+        raise failure
     return 0
 
 
-def make_summary(model: str, source: str, backend: Any, detector: Detector, pipeline: Pipeline,
-                 stats: StageStats, elapsed: float, recorder: Recorder) -> dict[str, Any]:
+def make_summary(model: str, source: str, player: Player, elapsed: float, written: int) -> dict[str, Any]:
+    detector = player.detector
+    assert detector is not None
     return {
         "model": model,
         "source": source,
-        "backend": backend.name,
+        "backend": detector.backend.name,
         "layout": detector.layout,
         "input_size": list(detector.input_hw),
-        "frames": recorder.written,
+        "frames": written,
         "seconds": round(elapsed, 3),
-        "fps": round(recorder.written / elapsed, 2) if elapsed > 0 else 0.0,
-        "dropped": pipeline.dropped,
-        "stages": stats.summary(),
+        "fps": round(written / elapsed, 2) if elapsed > 0 else 0.0,
+        "dropped": player.dropped,
+        "stages": player.stage_stats.summary(),
     }
 
 

@@ -130,9 +130,9 @@ class Postprocessor:
         self.requested = layout
         # Settled now where the shape tells, else on the first call.
         self.layout: str | None = layout if layout != "auto" else None
-        if self.layout is None and pred is not None and isinstance(pred.shape[-2], int):
-            if yolox.strides_for(input_hw, pred.shape[-2]) is None:
-                self.layout = "decoded"
+        rows = pred.shape[-2] if pred is not None else None
+        if self.layout is None and isinstance(rows, int) and yolox.strides_for(input_hw, rows) is None:
+            self.layout = "decoded"
 
     def __call__(
         self,

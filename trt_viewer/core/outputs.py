@@ -101,14 +101,15 @@ class AnnotatedOutput:
     def write(self, image: np.ndarray) -> None:
         if self.is_image:
             if self.frames:
-                raise RunError(f"output {self.path} is an image but the source has more than one frame; use a video file")
+                raise RunError(f"output {self.path} is an image but the source has more than one frame; "
+                               "use a video file")
             if not cv2.imwrite(str(self.path), image):
                 raise RunError(f"cannot write image {self.path}")
             self.frames += 1
             return
         if self._writer is None:
             h, w = image.shape[:2]
-            fourcc = cv2.VideoWriter_fourcc(*VIDEO_FOURCC[self.path.suffix.lower()])
+            fourcc = cv2.VideoWriter.fourcc(*VIDEO_FOURCC[self.path.suffix.lower()])
             self._writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, (w, h))
             if not self._writer.isOpened():
                 raise RunError(f"cannot write video {self.path}")

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-# OpenCV's warnings (a missing camera, a probe of a backend) and FFmpeg's decoder chatter
-# would land in the user's terminal as noise around the one-line errors raised here.
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+import cv2
+import numpy as np
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-
-if hasattr(cv2, "utils") and hasattr(cv2.utils, "logging"):
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-
-from trt_viewer.errors import InputError  # noqa: E402
+from trt_viewer.errors import InputError
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".pgm", ".ppm"}
@@ -178,7 +172,21 @@ class CaptureSource(Source):
         self.capture.release()
 
 
+@functools.cache
+def quiet_opencv() -> None:
+    """OpenCV's warnings (a missing camera, a probe of a backend) and FFmpeg's decoder
+    chatter would land in the user's terminal as noise around the one-line errors raised
+    here. Done once, when the first capture opens, not at import: importing a module must
+    not change the process. OpenCV reads OPENCV_FFMPEG_LOGLEVEL when FFmpeg first starts;
+    a value the user set is kept."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is not None:
+        logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+
+
 def _open_capture(target: str | int, api: int) -> cv2.VideoCapture:
+    quiet_opencv()
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, OPEN_TIMEOUT_MS]
     try:
         return cv2.VideoCapture(target, api, params)

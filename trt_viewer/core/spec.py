@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,5 +25,5 @@ class TensorSpec:
         return f"{self.name} [{dims}] {np.dtype(self.dtype).name}"
 
 
-def describe_all(specs: list[TensorSpec] | tuple[TensorSpec, ...]) -> str:
+def describe_all(specs: Sequence[TensorSpec]) -> str:
     return "; ".join(s.describe() for s in specs) or "no outputs"

@@ -96,7 +96,8 @@ def _ramp(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
     xs = np.linspace(-0.5, 0.5, w, dtype=np.float32) * math.cos(a) * (w / max(w, h))
     ys = np.linspace(-0.5, 0.5, h, dtype=np.float32) * math.sin(a) * (h / max(w, h))
     t = xs[None, :] + ys[:, None]
-    return (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
+    ramp: np.ndarray = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
+    return ramp
 
 
 def _radial(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
@@ -119,7 +120,8 @@ def _value_noise(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
         cells *= 2
         amp *= rng.uniform(0.4, 0.7)
     out /= total
-    return (out - out.min()) / max(float(out.max() - out.min()), 1e-6)
+    noise: np.ndarray = (out - out.min()) / max(float(out.max() - out.min()), 1e-6)
+    return noise
 
 
 def _stripes(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
@@ -197,7 +199,8 @@ BLOB_MAX_FILL = 0.84  # blob area / its tightest rectangle's (an ellipse: 0.785,
 
 def _local_color(img: np.ndarray, x: float, y: float) -> np.ndarray:
     h, w = img.shape[:2]
-    return img[int(np.clip(y, 0, h - 1)), int(np.clip(x, 0, w - 1))].astype(np.float32)
+    colour: np.ndarray = img[int(np.clip(y, 0, h - 1)), int(np.clip(x, 0, w - 1))].astype(np.float32)
+    return colour
 
 
 def _shade_patch(rng: np.random.Generator, img: np.ndarray, pts: np.ndarray) -> None:
@@ -250,7 +253,7 @@ def _draw_texture(rng: np.random.Generator, img: np.ndarray, kind: str, scale: f
                     start + rng.uniform(40, 150), c, int(rng.integers(1, 4)), cv2.LINE_AA, SHIFT)
     else:  # scribble: a short random walk
         n = int(rng.integers(3, 8))
-        steps = rng.normal(0, 0.6 * r, (n, 2)).cumsum(0) + (x, y)
+        steps = rng.normal(0, 0.6 * r, (n, 2)).cumsum(0) + (x, y)  # noqa: RUF005 - numpy adds the offset
         cv2.polylines(img, [_fixed(steps * ONE)], False, c, int(rng.integers(1, 4)), cv2.LINE_AA, SHIFT)
 
 
@@ -309,7 +312,8 @@ def _draw_decoy(rng: np.random.Generator, img: np.ndarray, kind: str, scale: flo
         for k in range(2):
             t = a + k * math.pi / 2
             dx, dy = math.cos(t), math.sin(t)
-            bar = [(x + s * r * dx - u * half * dy, y + s * r * dy + u * half * dx) for s, u in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
+            corners = ((-1, -1), (1, -1), (1, 1), (-1, 1))
+            bar = [(x + s * r * dx - u * half * dy, y + s * r * dy + u * half * dx) for s, u in corners]
             cv2.fillPoly(img, [_fixed(np.multiply(bar, ONE))], c, cv2.LINE_AA, SHIFT)
     elif kind == "ellipse":  # too elongated to pass for a ball, ring or box
         axes = (int(r * ONE), int(r * rng.uniform(0.12, 0.35) * ONE))
@@ -415,7 +419,8 @@ def _shading(s: Sprite, n: int, ox: float, oy: float) -> np.ndarray:
     z = np.sqrt(np.clip(1 - dx * dx - dy * dy, 0, 1))
     lambert = np.clip(0.45 * dx * lx + 0.45 * dy * ly + 0.77 * z, 0, 1)
     spec = np.clip(lambert, 0, 1) ** 24
-    return 0.35 + 0.85 * lambert + 0.6 * spec
+    shade: np.ndarray = 0.35 + 0.85 * lambert + 0.6 * spec
+    return shade
 
 
 def _motion_kernel(blur: tuple[float, float]) -> np.ndarray | None:
@@ -429,7 +434,8 @@ def _motion_kernel(blur: tuple[float, float]) -> np.ndarray | None:
     p = (round((c - ux * length / 2) * ONE), round((c - uy * length / 2) * ONE))
     q = (round((c + ux * length / 2) * ONE), round((c + uy * length / 2) * ONE))
     cv2.line(k, p, q, 1.0, 1, cv2.LINE_AA, SHIFT)
-    return k / k.sum()
+    kernel: np.ndarray = k / k.sum()
+    return kernel
 
 
 def render_sprite(s: Sprite) -> tuple[np.ndarray, np.ndarray, int, int]:

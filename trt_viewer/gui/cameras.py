@@ -60,6 +60,9 @@ def qt_cameras() -> list[tuple[int, str]] | None:
 def probe_cameras(indices: range = PROBE_INDICES) -> list[tuple[int, str]]:
     import cv2
 
+    from trt_viewer.core.sources import quiet_opencv
+
+    quiet_opencv()  # a missing camera is a quiet no, not an OpenCV warning
     found = []
     for index in indices:
         capture = cv2.VideoCapture(index)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from trt_viewer.backends import MODEL_SUFFIXES
 from trt_viewer.core.sources import IMAGE_EXTENSIONS, URL_PATTERN
+from trt_viewer.run.session import display_name as display_name  # the window's titles and menus use it
 
 # OpenCV opens more than these, but a dropped file is only taken as a video when its
 # type says so: a dropped notes.txt gets a clear message, not a decoder error.
@@ -56,15 +57,6 @@ def spec_exists(spec: str) -> bool:
     if is_camera(spec) or is_stream(spec):
         return True
     return Path(spec).expanduser().exists()
-
-
-def display_name(spec: str) -> str:
-    """Short name for titles and menus."""
-    if is_camera(spec):
-        return f"Camera {spec.strip()}"
-    if is_stream(spec):
-        return spec.strip()
-    return Path(spec).name or spec
 
 
 def stem_for_output(spec: str) -> str:

@@ -12,6 +12,7 @@ from PySide6.QtGui import QImage
 
 from trt_viewer.core.detections import Detections
 from trt_viewer.core.drawing import draw_detections
+from trt_viewer.core.sources import Frame
 
 T = TypeVar("T")
 
@@ -33,6 +34,16 @@ class FramePacket:
 
     def render(self, box_wh: tuple[int, int] | None, dpr: float = 1.0) -> QImage:
         return render(self.frame, self.detections, self.names, box_wh, dpr)
+
+    @classmethod
+    def of(cls, frame: Frame, detections: Detections, names: list[str], labels: list[str],
+           view: tuple[int, int, float]) -> FramePacket:
+        """The packet of one frame, rendered for a view of (width, height, pixel ratio);
+        a view of no size yet gets the frame at its own size."""
+        width, height, ratio = view
+        box = (width, height) if width > 0 and height > 0 else None
+        image = render(frame.image, detections, names, box, ratio)
+        return cls(image, frame.image, names, frame.index, frame.name, frame.timestamp, detections, labels)
 
 
 class LatestSlot(Generic[T]):
@@ -81,7 +92,7 @@ def render(bgr: np.ndarray, detections: Detections, names: list[str] | tuple[str
     sharp in a small window as in a large one. Scaling here, in the worker, leaves the GUI
     thread a 1:1 blit; RGB32 is the format Qt paints without converting. INTER_LINEAR, not
     INTER_AREA: for the usual 1-2x shrink of a video frame it looks the same and costs a
-    fifth (0.9 against 4.4 ms for 1080p).
+    fraction (docs/performance.md).
     """
     h0, w0 = bgr.shape[:2]
     w, h = fit_size((w0, h0), box_wh) if box_wh is not None else (w0, h0)

@@ -203,11 +203,8 @@ class RunControl(QObject):
         self.worker.step()
 
     def step_back(self) -> None:
-        # TODO: worker.step_back() once the rewritten Worker has it; until then the window
-        # seeks to the frame before the one on screen.
-        if self.worker is not None and self.packet is not None and self.seekable:
-            self.worker.set_paused(True)
-            self.worker.seek(max(0, self.packet.index - 1))
+        if self.worker is not None and self.seekable:
+            self.worker.step_back()  # the player knows the frame on screen
 
     def seek(self, index: int) -> None:
         if self.worker is not None and self.seekable:

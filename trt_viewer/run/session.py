@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from trt_viewer.core.sources import URL_PATTERN
 from trt_viewer.core.yolox import PostprocessConfig
 
 
@@ -47,3 +50,13 @@ def source_info(source: Any) -> SourceInfo:
         spec=source.spec, live=bool(source.live), length=source.length,
         fps=source.fps, seekable=bool(source.seekable),
     )
+
+
+def display_name(spec: str) -> str:
+    """A source's short name for titles, menus and messages."""
+    spec = spec.strip()
+    if re.fullmatch(r"\d+", spec):
+        return f"Camera {spec}"
+    if URL_PATTERN.match(spec):
+        return spec
+    return Path(spec).name or spec

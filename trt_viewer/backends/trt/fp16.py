@@ -96,9 +96,9 @@ def convert_to_fp16(model: onnx.ModelProto) -> onnx.ModelProto:
                 n.input[i] = kept.name
         init.CopyFrom(_fp16_tensor(init))
     for value in graph.input:  # models of IR < 4 list their weights as inputs too
-        if value.name in {i.name for i in graph.initializer} and value.name not in fp32_inits:
-            if value.type.tensor_type.elem_type == TensorProto.FLOAT:
-                value.type.tensor_type.elem_type = TensorProto.FLOAT16
+        is_weight = value.name in {i.name for i in graph.initializer} and value.name not in fp32_inits
+        if is_weight and value.type.tensor_type.elem_type == TensorProto.FLOAT:
+            value.type.tensor_type.elem_type = TensorProto.FLOAT16
 
     for node in graph.node:
         for attr in node.attribute:

@@ -11,36 +11,44 @@ That copy is most of the host's work per frame (6 MB for 1080p), so:
   them and the GPU only reads them, and write-combined stores skip reading the lines into
   the cache first (CUDA's advice for upload buffers);
 - by default the copy is OpenCV's BGR-to-RGB conversion: a plain copy with the channels
-  swapped, which OpenCV spreads over its own threads in one call without the GIL (on
-  the H100 machine 0.07-0.08 ms against 0.73 ms for np.copyto, on the 2-core machine 0.19
-  against 0.32-0.36 ms). The buffer then
-  holds RGB and says so (`rgb`); the letterbox kernel takes the channels in that order;
-- TRT_VIEWER_COPY_THREADS=N copies in row bands over N Python threads instead (numpy
-  lets go of the GIL while it copies, but each band needs it to start and finish: on the
-  H100 machine four threads halved the copy of a lone frame, 0.36 against 0.75 ms, but in
-  one run cut the pipeline from about 930 to about 655 FPS, competing with the inference
-  thread for the GIL). TRT_VIEWER_WRITE_COMBINED=0 turns write-combining off.
+  swapped, which OpenCV spreads over its own threads in one call without the GIL. The
+  buffer then holds RGB and says so (`rgb`); the letterbox kernel takes the channels in
+  that order;
+- copy_threads=N copies in row bands over N Python threads instead: numpy lets go of the
+  GIL while it copies, but each band needs it to start and finish, so the bands compete
+  with the inference thread (docs/performance.md has the measurements behind both
+  choices). write_combined=False turns write-combining off.
+The environment variables TRT_VIEWER_COPY_THREADS and TRT_VIEWER_WRITE_COMBINED override
+the defaults (for experiments without changing code).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
 
+from trt_viewer.backends.base import InputBuffer
+from trt_viewer.core.preprocess import CURRENT, Preset, letterbox_ratio
+
 DEFAULT_CAPACITY = 1920 * 1080 * 3  # bytes: a 1080p frame
 MIN_BAND = 1 << 20  # bytes: smaller copies are not worth a thread
 
 
-def copy_threads() -> int:
+def copy_threads_setting(stated: int | None = None) -> int:
     """Python threads for the band copy; 0 (the default): OpenCV's channel-swapping copy."""
+    if stated is not None:
+        return max(0, stated)
     text = os.environ.get("TRT_VIEWER_COPY_THREADS", "").strip()
     return int(text) if text.isdigit() and int(text) > 0 else 0
 
 
-def write_combined() -> bool:
+def write_combined_setting(stated: bool | None = None) -> bool:
+    if stated is not None:
+        return stated
     return os.environ.get("TRT_VIEWER_WRITE_COMBINED", "1").strip() not in ("0", "false", "no")
 
 
@@ -64,7 +72,7 @@ class FrameCopier:
             return
         rows = src.shape[0]
         bounds = [rows * i // parts for i in range(parts + 1)]
-        bands = list(zip(bounds[:-1], bounds[1:]))
+        bands = list(itertools.pairwise(bounds))
         futures = [self._pool.submit(np.copyto, dst[a:b], src[a:b]) for a, b in bands[1:]]
         a, b = bands[0]
         np.copyto(dst[a:b], src[a:b])
@@ -76,9 +84,15 @@ class FrameCopier:
             self._pool.shutdown(wait=True)
 
 
-class FrameBuffer:
-    def __init__(self, host: np.ndarray, copier: FrameCopier | None = None) -> None:
+class FrameBuffer(InputBuffer):
+    """A raw frame for the GPU letterbox; input_hw is the engine input it is letterboxed to."""
+
+    on_gpu = True
+
+    def __init__(self, host: np.ndarray, input_hw: tuple[int, int], copier: FrameCopier | None = None) -> None:
         self.host = host  # 1-D uint8, page-locked
+        self.input_hw = input_hw
+        self.preset: Preset = CURRENT  # what the kernel letterboxes the held frame with
         self.copier = copier or FrameCopier(0)
         self.shape: tuple[int, int] | None = None  # (h, w) of the frame it holds
         self.rgb = False  # the held frame's channels are R, G, B (the copier swapped them)
@@ -88,8 +102,8 @@ class FrameBuffer:
     def capacity(self) -> int:
         return int(self.host.size)
 
-    def fill(self, image: np.ndarray) -> None:
-        """Hold `image` (BGR uint8 HxWx3); any thread, no CUDA call."""
+    def fill(self, image: np.ndarray, preset: Preset) -> float:
+        """Hold `image` (BGR uint8 HxWx3) to letterbox with `preset`; any thread, no CUDA call."""
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"expected a HxWx3 BGR image, got shape {image.shape}")
         if image.dtype != np.uint8:
@@ -103,6 +117,8 @@ class FrameBuffer:
             self.pending = image
             self.rgb = False
         self.shape = (h, w)
+        self.preset = preset
+        return letterbox_ratio((h, w), self.input_hw)
 
     def frame(self) -> np.ndarray:
         """The held frame as a page-locked HxWx3 view (after any pending copy)."""

@@ -192,7 +192,7 @@ class GpuLetterbox:
         name = KERNELS.get(self.dtype)
         if name is None:
             raise GpuLetterboxUnavailable(f"no GPU letterbox for {self.dtype.name} inputs")
-        cubin = compiled("sm_%d%d" % compute_capability)
+        cubin = compiled("sm_{}{}".format(*compute_capability))
         try:
             self._module = cuda.module_from_buffer(cubin)
             self._function = self._module.get_function(name).prepare(ARG_FORMAT)

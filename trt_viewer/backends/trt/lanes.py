@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from trt_viewer.backends.base import Ticket as BaseTicket
 from trt_viewer.backends.trt.cuda import BufferSet, CudaContext, TensorBuffer
 from trt_viewer.errors import RunError
 
@@ -85,7 +86,7 @@ class Lane:
 
 
 @dataclass
-class Ticket:
+class Ticket(BaseTicket):
     """A submitted frame, to collect() in submission order."""
 
     number: int

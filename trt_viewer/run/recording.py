@@ -1,0 +1,73 @@
+"""Annotated video and detections written while a run goes on, for the viewer and the CLI.
+
+A Recorder draws and writes in a BackgroundSink, so encoding never slows inference. It
+is opened, fed and closed by the player's thread; its files are core.outputs' writers.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from trt_viewer.core.drawing import draw_detections
+from trt_viewer.core.outputs import AnnotatedOutput, DetectionsWriter, frame_record
+from trt_viewer.core.stats import StageStats
+from trt_viewer.run.flight import Result
+from trt_viewer.run.sink import BackgroundSink
+
+
+class Recorder:
+    """Writes each result to an annotated video (or image) and/or a detections file.
+
+    draw_in_place: draw on the frame itself (the CLI, where nothing reads the frame
+    afterwards) instead of a copy (the viewer, which keeps showing it). `stats`, if
+    given, gets the "draw" and "write" stages."""
+
+    def __init__(self, names: list[str], *, video: Path | None = None, detections: Path | None = None,
+                 fps: float | None = None, draw_in_place: bool = False, stats: StageStats | None = None,
+                 depth: int = 8) -> None:
+        self.names = names
+        self.draw_in_place = draw_in_place
+        self.stats = stats
+        self.written = 0  # frames handled in full
+        self.video = AnnotatedOutput(video, fps) if video is not None else None
+        try:
+            self.writer = DetectionsWriter(detections) if detections is not None else None
+        except BaseException:
+            if self.video is not None:
+                self.video.close()
+            raise
+        self._sink: BackgroundSink[Result] = BackgroundSink(self._handle, depth=depth)
+
+    @property
+    def paths(self) -> list[Path]:
+        return [out.path for out in (self.video, self.writer) if out is not None]
+
+    def write(self, result: Result) -> None:
+        """Queue one result; raises an error the writing thread met earlier."""
+        self._sink.put(result)
+
+    def _handle(self, result: Result) -> None:
+        frame = result.frame
+        if self.video is not None:
+            t0 = time.perf_counter()
+            image = frame.image if self.draw_in_place else frame.image.copy()
+            image = draw_detections(image, result.detections, self.names)
+            t1 = time.perf_counter()
+            self.video.write(image)
+            if self.stats is not None:
+                self.stats.add("draw", t1 - t0)
+                self.stats.add("write", time.perf_counter() - t1)
+        if self.writer is not None:
+            self.writer.write(frame_record(frame.index, frame.name, frame.image.shape[:2], result.detections,
+                                           self.names))
+        self.written += 1
+
+    def close(self) -> None:
+        """Write what is queued, close the files, then raise any error met on the way."""
+        try:
+            self._sink.close()
+        finally:
+            for out in (self.video, self.writer):
+                if out is not None:
+                    out.close()

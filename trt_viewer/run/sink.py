@@ -1,0 +1,60 @@
+"""Work that follows inference (drawing, encoding, writing) in a thread of its own."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+POLL_S = 0.05
+
+T = TypeVar("T")
+
+
+class _End:
+    """Marks the end of the queue."""
+
+
+class BackgroundSink(Generic[T]):
+    """Runs `handle` on items in order in its own thread (drawing, encoding, writing), so
+    that work overlaps inference. An error in `handle` is raised by the next put/close."""
+
+    def __init__(self, handle: Callable[[T], Any], depth: int = 4) -> None:
+        self._handle = handle
+        self._queue: queue.Queue[T | _End] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._failed = False  # stays set: nothing after a failed item is handled
+        self._thread = threading.Thread(target=self._run, name="trt-viewer-sink", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if isinstance(item, _End):
+                return
+            if not self._failed:
+                try:
+                    self._handle(item)
+                except BaseException as exc:
+                    self._error, self._failed = exc, True
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def put(self, item: T) -> None:
+        self._raise()
+        while True:
+            try:
+                self._queue.put(item, timeout=POLL_S)
+                return
+            except queue.Full:
+                self._raise()
+
+    def close(self) -> None:
+        """Finish what is queued, then raise any error `handle` met."""
+        self._queue.put(_End())
+        self._thread.join()
+        self._raise()
