@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The TensorRT backend's GPU tests (pytest -m gpu) on a machine with an NVIDIA GPU and CUDA,
 # with real pycuda built from its sdist. Offline: pycuda's sdist and the wheels it needs are
-# read from .whl/, and the real test model and image from .gpudata/ (see the README, "What the TensorRT path is verified by").
+# read from .whl/, and the real test model and image from .gpudata/ (see docs/tensorrt.md, "What the TensorRT path is verified by").
 #   prepare (online):  tools/gpu_check.sh --prepare
 #   run (on the GPU):  tools/gpu_check.sh
 set -euo pipefail
