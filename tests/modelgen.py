@@ -197,3 +197,108 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path
         writer.write(f)
     writer.release()
     return path
+
+
+def _cell_boxes(strides: tuple[int, ...], h: int, w: int) -> np.ndarray:
+    """[1, N, 4] x1, y1, x2, y2 of every stride cell, in the order of the anchors."""
+    boxes = []
+    for s in strides:
+        gy, gx = np.meshgrid(np.arange(h // s), np.arange(w // s), indexing="ij")
+        x1y1 = np.stack([gx, gy], -1).reshape(-1, 2) * s
+        boxes.append(np.concatenate([x1y1, x1y1 + s], -1))
+    return np.concatenate(boxes)[None].astype(np.float32)
+
+
+def _class_scores(g: _Graph, pred: str, num_classes: int, green_class: int) -> str:
+    """[1, N, C] objectness x class probability, class `green_class` following green
+    (it swaps places with class 0)."""
+    obj = g.op("Slice", [pred, g.ints(4), g.ints(5), g.ints(2)])
+    cls = g.op("Slice", [pred, g.ints(5), g.ints(5 + num_classes), g.ints(2)])
+    order = np.arange(num_classes)
+    order[[0, green_class]] = order[[green_class, 0]]
+    return g.op("Mul", [obj, g.op("Gather", [cls, g.const(order.astype(np.int64))], axis=2)])
+
+
+def nms_model(
+    path: Path,
+    *,
+    size: tuple[int, int] = (64, 96),
+    num_classes: int = 80,
+    green_class: int = 16,
+    strides: tuple[int, ...] = P5,
+    max_per_class: int = 10,
+    metadata: dict[str, str] | None = None,
+) -> Path:
+    """An end-to-end model ending in ONNX's NonMaxSuppression, which ONNX Runtime runs:
+    the raw model's cells scored for `num_classes` classes (scores [1, C, N] into the
+    NMS node), class `green_class` following green (16, COCO's dog, by default), boxes the
+    cells themselves; outputs num_dets [1, 1], det_boxes [1, K, 4], det_scores [1, K] and
+    det_classes [1, K] with K the detections kept."""
+    g = _Graph()
+    h, w = size
+    levels = [_level(g, "images", s, h // s, w // s, num_classes, False) for s in strides]
+    pred = g.op("Concat", levels, axis=1)
+    scores = g.op("Transpose", [_class_scores(g, pred, num_classes, green_class)], perm=[0, 2, 1])  # [1, C, N]
+    boxes = g.const(_cell_boxes(strides, h, w))
+    limits = [g.ints(max_per_class), g.const(np.array([0.45], np.float32)), g.const(np.array([0.05], np.float32))]
+    selected = g.op("NonMaxSuppression", [boxes, scores, *limits])  # [K, 3]: batch, class, box
+    class_ids = g.op("Gather", [selected, g.const(np.int64(1))], axis=1)  # [K]
+    box_ids = g.op("Gather", [selected, g.const(np.int64(2))], axis=1)
+    first = g.ints(0)
+    g.nodes += [
+        helper.make_node("Gather", [boxes, box_ids], ["det_boxes"], axis=1),
+        helper.make_node("Unsqueeze", [g.op("GatherND", [scores, selected]), first], ["det_scores"]),
+        helper.make_node("Unsqueeze", [g.op("Cast", [class_ids], to=TensorProto.INT32), first], ["det_classes"]),
+    ]
+    count = g.op("Slice", [g.op("Shape", [selected]), g.ints(0), g.ints(1)])
+    g.nodes.append(helper.make_node("Cast", [g.op("Reshape", [count, g.ints(1, 1)])], ["num_dets"],
+                                    to=TensorProto.INT32))
+    graph = helper.make_graph(
+        g.nodes, "yolox_nms_test", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, h, w])],
+        [
+            helper.make_tensor_value_info("num_dets", TensorProto.INT32, [1, 1]),
+            helper.make_tensor_value_info("det_boxes", TensorProto.FLOAT, [1, "detections", 4]),
+            helper.make_tensor_value_info("det_scores", TensorProto.FLOAT, [1, "detections"]),
+            helper.make_tensor_value_info("det_classes", TensorProto.INT32, [1, "detections"]),
+        ],
+        g.inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    for k, v in (metadata or {}).items():
+        model.metadata_props.append(onnx.StringStringEntryProto(key=k, value=v))
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def efficient_nms_model(path: Path, *, size: tuple[int, int] = (64, 96), num_classes: int = 80,
+                        strides: tuple[int, ...] = P5, max_boxes: int = 100) -> Path:
+    """An end-to-end model ending in TensorRT's EfficientNMS_TRT plugin (which only
+    TensorRT runs) over boxes [1, N, 4] and scores [1, N, C]."""
+    g = _Graph()
+    h, w = size
+    levels = [_level(g, "images", s, h // s, w // s, num_classes, False) for s in strides]
+    pred = g.op("Concat", levels, axis=1)
+    scores = _class_scores(g, pred, num_classes, 0)
+    boxes = g.const(_cell_boxes(strides, h, w))
+    g.nodes.append(helper.make_node(
+        "EfficientNMS_TRT", [boxes, scores], ["num_dets", "det_boxes", "det_scores", "det_classes"],
+        plugin_version="1", score_threshold=0.25, iou_threshold=0.45, max_output_boxes=max_boxes,
+        background_class=-1, score_activation=0, box_coding=0,
+    ))
+    graph = helper.make_graph(
+        g.nodes, "yolox_efficient_nms_test",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, h, w])],
+        [
+            helper.make_tensor_value_info("num_dets", TensorProto.INT32, [1, 1]),
+            helper.make_tensor_value_info("det_boxes", TensorProto.FLOAT, [1, max_boxes, 4]),
+            helper.make_tensor_value_info("det_scores", TensorProto.FLOAT, [1, max_boxes]),
+            helper.make_tensor_value_info("det_classes", TensorProto.INT32, [1, max_boxes]),
+        ],
+        g.inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path

@@ -5,7 +5,7 @@ import pytest
 from modelgen import square_image
 
 from trt_viewer.backends import open_backend
-from trt_viewer.core.layouts import Postprocessor, end2end_roles
+from trt_viewer.core.layouts import Postprocessor, end2end_roles, nms_class_count, num_classes
 from trt_viewer.core.spec import TensorSpec
 from trt_viewer.errors import InputError
 from trt_viewer.run.detector import Detector
@@ -102,3 +102,28 @@ def post_cfg(**kw):
     from trt_viewer.core.yolox import PostprocessConfig
 
     return PostprocessConfig(**kw)
+
+
+@pytest.mark.parametrize(
+    "op, shape, expected",
+    [
+        ("NonMaxSuppression", (1, 80, 3549), 80),  # ONNX: scores [batch, classes, boxes]
+        ("EfficientNMS_TRT", (1, 3549, 80), 80),  # TensorRT plugins: [batch, boxes, classes]
+        ("BatchedNMSDynamic_TRT", (1, 3549, 3), 3),
+        ("BatchedNMS_TRT", (1, 8400, 1), 1),
+        ("NonMaxSuppression", (1, None, 3549), None),  # not fixed in the graph
+        ("NonMaxSuppression", (1, "classes", 3549), None),
+        ("EfficientNMS_TRT", (1, 3549, 80, 1), None),
+        ("EfficientNMS_TRT", None, None),
+        ("TopK", (1, 80, 3549), None),
+    ],
+)
+def test_nms_class_count(op, shape, expected):
+    assert nms_class_count(op, shape) == expected
+
+
+def test_end2end_outputs_do_not_give_the_class_count(models):
+    with open_backend(models["end2end"]) as backend:
+        assert num_classes(backend.outputs) is None
+    with open_backend(models["raw"]) as backend:
+        assert num_classes(backend.outputs) == 2

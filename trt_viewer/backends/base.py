@@ -85,6 +85,9 @@ class Backend(ABC):
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
     metadata: dict[str, str]  # free-form strings stored with the model (class names...)
+    # Classes the model was made for, where its graph or metadata says and its outputs do
+    # not (an end-to-end model ending in NMS); None where unknown or the outputs tell.
+    class_count_hint: int | None = None
     lanes: int = 1  # frames that may be in flight (submitted, not yet collected)
     gpu_timing: bool = False  # set by the bench where capabilities.gpu_timing: time each step on the GPU
     # Seconds per step of the last collected frame, where the backend reports them.

@@ -1,7 +1,12 @@
-"""ONNX Runtime backend: runs .onnx models anywhere, CPU or CUDA provider."""
+"""ONNX Runtime backend: runs .onnx models anywhere, CPU or CUDA provider.
+
+graph_class_count reads an end-to-end model's class count from its NMS node with the onnx
+package (imported when needed: it is no base dependency); `trt-viewer build` uses it too.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import re
@@ -13,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from trt_viewer.backends.base import DEFAULT_INPUT_SIZE, Backend, Done, InputBuffer, Ticket, done_outputs, host_tensor
+from trt_viewer.core import layouts, names
 from trt_viewer.core.spec import Dim, TensorSpec
 from trt_viewer.errors import InputError, RunError, first_line
 
@@ -31,6 +37,7 @@ _UNKNOWN_OP = re.compile(
     r"(?:implementation for|Op type not registered|not a registered function/op)\D*?'?([\w.]+)'?",
     re.IGNORECASE,
 )
+LOGGER = logging.getLogger(__name__)
 
 
 def _import_ort() -> Any:
@@ -72,6 +79,40 @@ def explain_load_error(path: Path, exc: Exception) -> InputError:
     return InputError(f"cannot load model {path.name}: {first}")
 
 
+def graph_class_count(path: Path) -> int | None:
+    """The classes an ONNX model's NMS node scores (layouts.nms_class_count), by shape
+    inference with the onnx package; None where onnx is not installed, the graph has no
+    NMS node, or its scores' class axis is not fixed (nodes that disagree: None too)."""
+    try:
+        import onnx
+        from onnx import shape_inference
+    except ImportError:
+        LOGGER.debug("the onnx package is not installed: the class count of %s cannot be read", path.name)
+        return None
+    try:
+        model = shape_inference.infer_shapes(onnx.load(str(path), load_external_data=False))
+    except Exception as exc:  # protobuf and shape inference raise several kinds
+        LOGGER.debug("cannot read the graph of %s: %s", path.name, first_line(exc))
+        return None
+    graph = model.graph
+    shapes: dict[str, tuple[int | None, ...]] = {
+        t.name: tuple(int(d) for d in t.dims) for t in graph.initializer
+    }
+    for value in (*graph.input, *graph.value_info, *graph.output):
+        tensor = value.type.tensor_type
+        if value.type.HasField("tensor_type") and tensor.HasField("shape"):
+            shapes[value.name] = tuple(
+                int(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0 else None
+                for d in tensor.shape.dim
+            )
+    counts = {
+        layouts.nms_class_count(node.op_type, shapes.get(node.input[1]))
+        for node in graph.node
+        if node.op_type in layouts.NMS_SCORES_CLASS_AXIS and len(node.input) > 1
+    } - {None}
+    return counts.pop() if len(counts) == 1 else None
+
+
 class _Running(Ticket):
     def __init__(self, future: Future[dict[str, np.ndarray]]) -> None:
         self.future = future
@@ -98,6 +139,8 @@ class OnnxRuntimeBackend(Backend):
         self.outputs = [_spec(a) for a in self.session.get_outputs()]
         meta = self.session.get_modelmeta()
         self.metadata = dict(meta.custom_metadata_map or {})
+        if layouts.num_classes(self.outputs) is None:  # end-to-end: ask the graph, then the metadata
+            self.class_count_hint = graph_class_count(self.path) or names.metadata_class_count(self.metadata)
         self._input_hw = self._resolve_input_hw(input_size)
         self.provider = self.session.get_providers()[0]
         self._ort = ort

@@ -6,6 +6,10 @@
            (EfficientNMS_TRT-style)
 Raw and decoded have the same shape; when the anchor count fits a stride grid the choice
 is made from the values of the first output (see yolox.looks_decoded).
+
+The class count C shows in raw and decoded outputs only. An end-to-end model's graph says
+it where its NMS node takes the scores (nms_class_count): backends that can read the graph
+give it as Backend.class_count_hint.
 """
 
 from __future__ import annotations
@@ -21,6 +25,15 @@ from trt_viewer.errors import InputError
 
 LAYOUTS = ("auto", "raw", "decoded", "end2end")
 END2END_ROLES = ("num_dets", "det_boxes", "det_scores", "det_classes")
+# The class axis of the scores (input 1) of the NMS ops end-to-end exports end in: ONNX's
+# NonMaxSuppression takes [batch, classes, boxes], TensorRT's NMS plugins [batch, boxes, classes].
+NMS_SCORES_CLASS_AXIS = {
+    "NonMaxSuppression": 1,
+    "EfficientNMS_TRT": 2,
+    "EfficientNMSCustom_TRT": 2,
+    "BatchedNMS_TRT": 2,
+    "BatchedNMSDynamic_TRT": 2,
+}
 _ROLE_WORDS = {
     "num_dets": ("num",),
     "det_boxes": ("box",),
@@ -83,6 +96,15 @@ def num_classes(outputs: Sequence[TensorSpec]) -> int | None:
     if pred is None or end2end_roles(outputs) or not isinstance(pred.shape[-1], int):
         return None
     return pred.shape[-1] - 5
+
+
+def nms_class_count(op_type: str, scores_shape: Sequence[object] | None) -> int | None:
+    """C from the shape of the scores an NMS node of `op_type` takes, where it is fixed."""
+    axis = NMS_SCORES_CLASS_AXIS.get(op_type)
+    if axis is None or scores_shape is None or len(scores_shape) != 3:
+        return None
+    dim = scores_shape[axis]
+    return dim if isinstance(dim, int) and not isinstance(dim, bool) and dim > 0 else None
 
 
 def _no_layout(outputs: Sequence[TensorSpec], why: str = "") -> InputError:

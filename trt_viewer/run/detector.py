@@ -43,9 +43,10 @@ class Detector:
         self.preset = preprocess.resolve_preset(preset, backend.metadata)
         self.postprocessor = layouts.Postprocessor(backend.outputs, self.input_hw, layout)
         self.config = config or PostprocessConfig()
-        self.names, self.names_source = names.resolve_names(
-            backend.path, backend.metadata, layouts.num_classes(backend.outputs), names_file
-        )
+        num_classes = layouts.num_classes(backend.outputs)
+        if num_classes is None:  # end-to-end outputs: what the graph says, else the metadata
+            num_classes = backend.class_count_hint
+        self.names, self.names_source = names.resolve_names(backend.path, backend.metadata, num_classes, names_file)
 
     def update(self, **changes: Any) -> None:
         self.config = replace(self.config, **changes)

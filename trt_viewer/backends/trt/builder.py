@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from trt_viewer import __version__
 from trt_viewer.backends import ENGINE_SUFFIXES, check_model_path
 from trt_viewer.backends.base import DEFAULT_INPUT_SIZE
+from trt_viewer.backends.onnxruntime import graph_class_count
 from trt_viewer.backends.trt.calibrator import CalibrationData, can_calibrate, entropy_calibrator
 from trt_viewer.backends.trt.cuda import CudaContext
 from trt_viewer.backends.trt.log import TrtMessages, create_logger
@@ -193,9 +194,11 @@ def build_engine(opts: BuildOptions, progress: BuildProgress) -> BuildResult:
     model = read_onnx(opts.onnx)
     input_name, *profile = plan_profile(model, opts, notes)
     # Resolved before the build, which can take minutes: a bad names file fails now.
-    model_names, names_source = names.resolve_names(
-        opts.onnx, model.metadata, layouts.num_classes(model.outputs), opts.names_file
-    )
+    # End-to-end outputs do not show the class count: the graph's NMS node may.
+    num_classes = layouts.num_classes(model.outputs)
+    if num_classes is None:
+        num_classes = graph_class_count(opts.onnx) or names.metadata_class_count(model.metadata)
+    model_names, names_source = names.resolve_names(opts.onnx, model.metadata, num_classes, opts.names_file)
     pmin, popt, pmax = profile
     if opts.int8 and model.quantized and opts.calib_images:
         raise InputError(f"model {opts.onnx.name} is already quantized (Q/DQ nodes): drop --calib-images")
@@ -288,7 +291,9 @@ def build_engine(opts: BuildOptions, progress: BuildProgress) -> BuildResult:
     if opts.embed_metadata:
         meta: dict[str, Any] = dict(model.metadata)
         meta.update(imgsz=[popt[2], popt[3]], batch=pmax[0], trt_viewer=__version__, precision=precision)
-        if names_source != "none found":
+        if num_classes is not None:  # for end-to-end engines, whose outputs do not show it
+            meta["num_classes"] = num_classes
+        if names_source != names.NONE_FOUND:
             meta["names"] = {i: n for i, n in enumerate(model_names)}
         data = with_prefix(data, meta)
     _write_atomically(opts.output, data)
@@ -296,7 +301,7 @@ def build_engine(opts: BuildOptions, progress: BuildProgress) -> BuildResult:
         _write_atomically(opts.timing_cache, timing_cache)
 
     names_path = None
-    if names_source != "none found":
+    if names_source != names.NONE_FOUND:
         names_path = opts.output.with_suffix(".names")
         _write_atomically(names_path, ("\n".join(model_names) + "\n").encode("utf-8"))
     stated = model.metadata.get("preprocess", "").strip().lower()

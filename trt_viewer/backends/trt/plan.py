@@ -3,7 +3,9 @@
 Ultralytics writes its engines as a 4-byte little-endian length, that many bytes of JSON
 (class names, imgsz, ...), then the plan. trt_viewer reads both kinds and writes the
 prefix only when asked (`trt-viewer build --embed-metadata`), since other TensorRT tools
-cannot load a prefixed file.
+cannot load a prefixed file. Its keys: the ONNX model's metadata, `imgsz`, `batch`,
+`trt_viewer`, `precision`, `names` where known, and `num_classes` where known (an
+end-to-end engine's outputs do not show it: names.resolve_names reads it back).
 """
 
 from __future__ import annotations
