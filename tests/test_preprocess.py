@@ -106,3 +106,26 @@ def test_presets_resolve_from_metadata():
     assert preprocess.resolve_preset("legacy") is LEGACY
     with pytest.raises(ValueError):
         preprocess.resolve_preset("imagenet")
+
+
+@pytest.mark.parametrize("shape", [(2, 4000), (20000, 3), (1, 1), (1, 100000), (3, 20000)])
+def test_strips_keep_at_least_one_pixel_per_side(shape):
+    img = np.random.default_rng(2).integers(0, 256, (*shape, 3), np.uint8)
+    out, r = letterbox(img, (416, 416))
+    assert r == preprocess.letterbox_ratio(shape, (416, 416))
+    r_size, new_h, new_w = preprocess.letterbox_size(shape, (416, 416))
+    assert r_size == r and 1 <= new_h <= 416 and 1 <= new_w <= 416
+    assert new_h == max(1, int(shape[0] * r)) and new_w == max(1, int(shape[1] * r))
+    ref = cv2.resize(img, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_array_equal(out[0, :, :new_h, :new_w], ref.transpose(2, 0, 1))
+    assert (out[0, :, new_h:, :] == 114).all() and (out[0, :, :new_h, new_w:] == 114).all()
+
+
+@pytest.mark.parametrize("shape", [(432, 768), (23, 41), (1080, 1920), (4000, 2)])
+def test_letterbox_size_is_what_letterbox_fills(shape):
+    """The size the GPU letterbox and box mapping rely on is the region the CPU fills."""
+    img = np.full((*shape, 3), 7, np.uint8)
+    out, _ = letterbox(img, (416, 416))
+    _, new_h, new_w = preprocess.letterbox_size(shape, (416, 416))
+    filled = out[0, 0] != 114
+    assert filled[:new_h, :new_w].all() and not filled[new_h:].any() and not filled[:, new_w:].any()

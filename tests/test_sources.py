@@ -1,10 +1,16 @@
 """Every kind of source opens, reads in order, and fails with one clear line."""
 
+import os
+import struct
+import threading
+import zlib
+
 import cv2
 import numpy as np
 import pytest
 from modelgen import moving_square_frames, write_video
 
+from trt_viewer.core import sources
 from trt_viewer.core.sources import open_source
 from trt_viewer.errors import InputError
 
@@ -23,7 +29,7 @@ def test_video_file_reads_every_frame_in_order(square_video):
     assert [f.index for f in frames] == list(range(24))
     assert frames[0].image.shape == (64, 96, 3) and frames[0].name == str(square_video)
     assert frames[3].timestamp == pytest.approx(0.3)
-    assert src.shortfall == 0
+    assert src.shortfall == 0 and src.end_reason == "ended"
 
 
 def test_single_image_and_folder_use_file_names(tmp_path):
@@ -56,6 +62,7 @@ def test_header_longer_than_the_video_stops_at_last_good_frame(tmp_path):
         assert src.length == 40
         assert 0 < len(frames) < 40
         assert src.shortfall == 40 - len(frames)
+        assert src.end_reason == "ended"  # a file ends; shortfall says it ended early
 
 
 def test_seek_in_a_video(square_video):
@@ -92,3 +99,104 @@ def test_unreachable_stream_fails_cleanly():
     # A closed loopback port: refused at once, not hung.
     with pytest.raises(InputError, match="stream"):
         open_source("rtsp://127.0.0.1:9/none")
+
+
+# -- bad images ------------------------------------------------------------
+
+def _jpeg(image):
+    return cv2.imencode(".jpg", image)[1].tobytes()
+
+
+def _huge_png(w=100_000, h=100_000):
+    """A valid PNG header for an image over OpenCV's pixel limit: cv2.imdecode raises."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def test_a_single_image_that_cannot_be_decoded_is_refused_at_open(tmp_path):
+    (tmp_path / "big.png").write_bytes(_huge_png())  # cv2.error from imdecode today
+    with pytest.raises(InputError, match="cannot decode image"):
+        open_source(str(tmp_path / "big.png"))
+
+
+# -- names, numbers and things that are no file ------------------------------------------
+
+def test_an_all_digit_folder_or_file_name_is_a_path_not_a_camera(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "20240501"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), moving_square_frames(1)[0])
+    video = write_video(tmp_path / "clip.avi", moving_square_frames(5))
+    video.rename(tmp_path / "31337")
+    with open_source("20240501") as src:
+        assert not src.live and [f.name for f in read_all(src)] == ["a.png"]
+    with open_source("31337") as src:
+        assert not src.live and src.length == 5 and len(read_all(src)) == 5
+
+
+@pytest.mark.parametrize("index", ["99999999999", "100", "700", "12345"])
+def test_camera_index_beyond_the_limit_is_refused_without_opencv(index, monkeypatch):
+    def no_opencv(*args):
+        raise AssertionError("OpenCV was asked to open a camera")
+
+    monkeypatch.setattr(cv2, "VideoCapture", no_opencv)
+    with pytest.raises(InputError, match=f"^no camera at index {int(index)}$"):
+        open_source(index)
+
+
+def test_a_named_pipe_is_refused_at_once(tmp_path):
+    """FFmpeg's open of a FIFO with no writer blocks forever."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    outcome = []
+
+    def attempt():
+        try:
+            open_source(str(fifo)).close()
+            outcome.append("opened")
+        except InputError as exc:
+            outcome.append(str(exc))
+
+    thread = threading.Thread(target=attempt, daemon=True)
+    thread.start()
+    thread.join(10)
+    if thread.is_alive():  # unblock the open so the thread ends
+        with open(fifo, "wb"):
+            pass
+        pytest.fail("open_source blocked on a FIFO")
+    assert outcome and "named pipe" in outcome[0] and "\n" not in outcome[0]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="no /dev/null")
+def test_a_device_that_is_no_camera_is_refused():
+    with pytest.raises(InputError, match="/dev/null is a device"):
+        open_source("/dev/null")
+
+
+def test_a_name_too_long_is_one_line():
+    with pytest.raises(InputError) as info:
+        open_source("x" * 5000)
+    line = str(info.value)
+    assert "\n" not in line and len(line) < 300
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every folder")
+def test_a_folder_that_cannot_be_listed_is_one_line(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0)
+    try:
+        with pytest.raises(InputError, match="cannot read folder"):
+            open_source(str(locked))
+    finally:
+        locked.chmod(0o755)
+
+
+def test_url_schemes_that_can_name_a_file():
+    assert sources.URL_PATTERN.match("ftp://host/clip.mp4")
+    for url in ("http://h/a.mp4", "HTTPS://h/a.mp4", "ftp://h/a.mp4"):
+        assert sources.FILE_URL_PATTERN.match(url)
+    for url in ("rtsp://h/s", "rtmp://h/s", "udp://127.0.0.1:5000", "srt://h:1", "tcp://h:1"):
+        assert sources.URL_PATTERN.match(url) and not sources.FILE_URL_PATTERN.match(url)

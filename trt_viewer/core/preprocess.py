@@ -57,6 +57,16 @@ def letterbox_ratio(frame_hw: tuple[int, int], input_hw: tuple[int, int]) -> flo
     return min(input_hw[0] / frame_hw[0], input_hw[1] / frame_hw[1])
 
 
+def letterbox_size(frame_hw: tuple[int, int], input_hw: tuple[int, int]) -> tuple[float, int, int]:
+    """The ratio r and the resized (h, w) of a frame in the model's input.
+
+    YOLOX truncates frame size * r; a side that would shrink below one pixel (a 2x4000
+    strip) is kept at one: it holds under a model pixel of the frame, and boxes mapped
+    back by r are clipped to the frame. The GPU letterbox must size its resize the same way."""
+    r = letterbox_ratio(frame_hw, input_hw)
+    return r, max(1, int(frame_hw[0] * r)), max(1, int(frame_hw[1] * r))
+
+
 def letterbox(
     image: np.ndarray,
     input_hw: tuple[int, int],
@@ -78,8 +88,7 @@ def letterbox(
     if preset is not CURRENT and chw.dtype.kind in "ui":
         raise ValueError(f"the {preset.name} preset needs a float input, the model takes {chw.dtype}")
 
-    r = letterbox_ratio(image.shape[:2], input_hw)
-    new_h, new_w = int(image.shape[0] * r), int(image.shape[1] * r)
+    r, new_h, new_w = letterbox_size(image.shape[:2], input_hw)
     if (new_h, new_w) != image.shape[:2]:
         image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
 

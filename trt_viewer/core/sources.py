@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,18 @@ from trt_viewer.errors import InputError
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".pgm", ".ppm"}
 )
-URL_PATTERN = re.compile(r"^(rtsp|rtsps|rtmp|http|https|udp|tcp|srt)://", re.IGNORECASE)
+URL_PATTERN = re.compile(r"^(rtsp|rtsps|rtmp|rtmps|rtp|http|https|ftp|udp|tcp|srt)://", re.IGNORECASE)
+# URLs that may name a whole file (a video served over HTTP or FTP): a file when the stream
+# reports a frame count, else live (an HLS or MJPEG live feed). The other schemes are live.
+FILE_URL_PATTERN = re.compile(r"^(http|https|ftp)://", re.IGNORECASE)
 OPEN_TIMEOUT_MS = 5000
+READ_TIMEOUT_MS = 5000  # FFmpeg gives up on a read that blocks this long
+# A live read that fails after blocking this long hit the read timeout: the stream was lost,
+# it did not say it was over.
+STALLED_S = 0.8 * READ_TIMEOUT_MS / 1000
+# Above 99 OpenCV takes an index as a backend and a camera (200 is V4L camera 0).
+MAX_CAMERA_INDEX = 99
+
 
 
 @dataclass
@@ -30,7 +41,13 @@ class Frame:
 
 
 class Source:
-    """One opened source; read() gives the next frame or None at the end."""
+    """One opened source; read() gives the next frame or None at the end.
+
+    end_reason is "" until read() has returned None, then "ended" (the source said it was
+    over: the end of a file or folder, a stream closed by its server) or "lost" (a live
+    source went away: a read blocked until the read timeout, a read failed after frames
+    came, a camera stopped giving frames).
+    """
 
     live = False  # live sources drop stale frames instead of queueing them
     length: int | None = None  # frame count where known, for progress and seeking
@@ -40,6 +57,7 @@ class Source:
     def __init__(self, spec: str) -> None:
         self.spec = spec
         self.frames_read = 0
+        self.end_reason = ""
 
     def read(self) -> Frame | None:
         raise NotImplementedError
@@ -65,18 +83,26 @@ class Source:
 def _to_bgr(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 1:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     if image.shape[2] == 4:
         return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
     return image
 
 
 def read_image(path: Path) -> np.ndarray:
+    quiet_opencv()  # a truncated PNG is a warning from OpenCV, and an error here
     # imdecode via np.fromfile reads paths that imread mangles (non-ASCII on Windows).
     try:
         data = np.fromfile(str(path), np.uint8)
     except OSError as exc:
         raise InputError(f"cannot read image {path}: {exc.strerror or exc}") from None
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    except MemoryError:
+        raise InputError(f"cannot read image {path}: too large to load") from None
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    except cv2.error:  # an image too large for OpenCV (CV_IO_MAX_IMAGE_PIXELS), a bad header
+        raise InputError(f"cannot decode image {path}: too large or malformed for OpenCV") from None
     if image is None:
         raise InputError(f"cannot decode image {path}: not an image OpenCV can read")
     return _to_bgr(image)
@@ -95,6 +121,7 @@ class ImageFilesSource(Source):
 
     def read(self) -> Frame | None:
         if self._next >= len(self.paths):
+            self.end_reason = "ended"
             return None
         path = self.paths[self._next]
         image, self._first = self._first, None
@@ -108,6 +135,7 @@ class ImageFilesSource(Source):
     def seek(self, index: int) -> None:
         self._next = max(0, min(index, len(self.paths)))
         self._first = None
+        self.end_reason = ""
 
 
 def _natural_key(path: Path) -> list[object]:
@@ -115,12 +143,22 @@ def _natural_key(path: Path) -> list[object]:
 
 
 class CaptureSource(Source):
-    """Anything cv2.VideoCapture opens: video file, camera index or stream URL."""
+    """Anything cv2.VideoCapture opens: video file, camera, stream URL, a video over HTTP.
 
-    def __init__(self, spec: str, capture: cv2.VideoCapture, live: bool) -> None:
+    `capture` is a cv2.VideoCapture or anything with its read/get/set/release. A file ends
+    "ended" (shortfall counts the frames its header promised beyond the last good one). A
+    live source ends "ended" when a read comes back empty at once (the server closed the
+    stream) and "lost" when the empty read took `stalled_s` or more (the read timeout hit)
+    or raised; a camera has no end of its own: when it stops giving frames it is "lost".
+    """
+
+    stalled_s = STALLED_S
+
+    def __init__(self, spec: str, capture: cv2.VideoCapture, live: bool, *, camera: bool = False) -> None:
         super().__init__(spec)
         self.capture = capture
         self.live = live
+        self.camera = camera
         fps = capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 0 < fps < 1000 else None
         count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
@@ -128,6 +166,7 @@ class CaptureSource(Source):
         self.seekable = self.length is not None
         self._index = 0
         self._ended = False
+        self._lost = False  # the last empty read hit the read timeout or raised
         first = self._grab()
         if first is None:
             capture.release()
@@ -136,15 +175,25 @@ class CaptureSource(Source):
         self._pending: np.ndarray | None = first
 
     def _grab(self) -> np.ndarray | None:
-        ok, image = self.capture.read()
-        return _to_bgr(image) if ok and image is not None else None
+        start = time.monotonic()
+        try:
+            ok, image = self.capture.read()
+        except cv2.error:  # FFmpeg or a camera driver gave up mid-stream
+            self._lost = True
+            return None
+        if ok and image is not None and image.size:
+            return _to_bgr(image)
+        self._lost = time.monotonic() - start >= self.stalled_s
+        return None
 
     def read(self) -> Frame | None:
         image, self._pending = self._pending, None
         if image is None and not self._ended:
             image = self._grab()
+            if image is None:
+                self._ended = True
+                self.end_reason = "lost" if self.live and (self._lost or self.camera) else "ended"
         if image is None:
-            self._ended = True
             return None
         if self.live:
             stamp = time.monotonic()
@@ -160,7 +209,7 @@ class CaptureSource(Source):
             super().seek(index)
         index = max(0, min(index, (self.length or 1) - 1))
         self.capture.set(cv2.CAP_PROP_POS_FRAMES, index)
-        self._index, self._pending, self._ended = index, None, False
+        self._index, self._pending, self._ended, self.end_reason = index, None, False, ""
 
     @property
     def shortfall(self) -> int:
@@ -180,58 +229,115 @@ def quiet_opencv() -> None:
     not change the process. OpenCV reads OPENCV_FFMPEG_LOGLEVEL when FFmpeg first starts;
     a value the user set is kept."""
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
-    logging = getattr(getattr(cv2, "utils", None), "logging", None)
-    if logging is not None:
-        logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+    cv_logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if cv_logging is not None:
+        cv_logging.setLogLevel(cv_logging.LOG_LEVEL_ERROR)
 
 
-def _open_capture(target: str | int, api: int) -> cv2.VideoCapture:
+def _open_capture(target: str | int, api: int) -> cv2.VideoCapture | None:
+    """The capture, opened or not; None where OpenCV refused the arguments themselves."""
     quiet_opencv()
-    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, OPEN_TIMEOUT_MS]
+    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS]
     try:
         return cv2.VideoCapture(target, api, params)
     except cv2.error:
+        pass
+    try:
         return cv2.VideoCapture(target, api)
+    except cv2.error:
+        return None
+
+
+def _opened(capture: cv2.VideoCapture | None, failure: str) -> cv2.VideoCapture:
+    """The capture if it opened; else released, and InputError(failure)."""
+    if capture is not None and capture.isOpened():
+        return capture
+    if capture is not None:
+        capture.release()
+    raise InputError(failure)
 
 
 def open_camera(index: int) -> CaptureSource:
-    capture = _open_capture(index, cv2.CAP_ANY)
-    if not capture.isOpened():
+    if not 0 <= index <= MAX_CAMERA_INDEX:  # OpenCV would read 700 as DirectShow camera 0
         raise InputError(f"no camera at index {index}")
+    capture = _opened(_open_capture(index, cv2.CAP_ANY), f"no camera at index {index}")
     try:
-        return CaptureSource(str(index), capture, live=True)
+        return CaptureSource(str(index), capture, live=True, camera=True)
     except InputError:
         raise InputError(f"camera {index} opened but gave no frame") from None
 
 
+def open_stream(url: str) -> CaptureSource:
+    """A stream URL. One over HTTP(S) or FTP whose stream counts its frames is a file
+    (every frame read, seekable); everything else is live."""
+    capture = _opened(_open_capture(url, cv2.CAP_FFMPEG), f"cannot open stream {url}")
+    live = not (FILE_URL_PATTERN.match(url) and capture.get(cv2.CAP_PROP_FRAME_COUNT) > 0)
+    return CaptureSource(url, capture, live=live)
+
+
+def _is_video_device(path: Path) -> bool:
+    """A video4linux device (/dev/video0), which OpenCV opens as a camera by its path."""
+    try:
+        name = path.resolve().name
+    except (OSError, RuntimeError):
+        return False
+    return name.startswith("video") and Path("/sys/class/video4linux", name).exists()
+
+
+def _not_a_file(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _shown(spec: str, limit: int = 120) -> str:
+    return spec if len(spec) <= limit else spec[:limit] + "..."
+
+
+def _folder_images(path: Path) -> list[Path]:
+    try:
+        images = [p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
+    except OSError as exc:
+        raise InputError(f"cannot read folder {path}: {exc.strerror or exc}") from None
+    return sorted(images, key=_natural_key)
+
+
 def open_source(spec: str) -> Source:
-    """Open a source from what the user typed; InputError with one line if unusable."""
+    """Open a source from what the user typed; InputError with one line if unusable.
+
+    An all-digit name is a file or folder where one of that name exists, else a camera index."""
     spec = spec.strip()
     if not spec:
         raise InputError("no source given")
-    if spec.isdigit():
-        return open_camera(int(spec))
     if URL_PATTERN.match(spec):
-        capture = _open_capture(spec, cv2.CAP_FFMPEG)
-        if not capture.isOpened():
-            raise InputError(f"cannot open stream {spec}")
-        return CaptureSource(spec, capture, live=True)
+        return open_stream(spec)
     path = Path(spec).expanduser()
-    if path.is_dir():
-        images = sorted(
-            (p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()),
-            key=_natural_key,
-        )
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError) as exc:  # missing, a NUL in the name, a name too long...
+        if re.fullmatch(r"[0-9]+", spec):
+            return open_camera(int(spec))
+        if isinstance(exc, (FileNotFoundError, NotADirectoryError, ValueError)):
+            raise InputError(f"source {_shown(spec)} does not exist") from None
+        raise InputError(f"cannot open source {_shown(spec)}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        images = _folder_images(path)
         if not images:
             raise InputError(f"folder {path} holds no images")
         return ImageFilesSource(spec, images)
-    if not path.exists():
-        raise InputError(f"source {spec} does not exist")
+    if stat.S_ISCHR(mode) and _is_video_device(path):
+        capture = _opened(_open_capture(str(path), cv2.CAP_V4L2), f"cannot open camera {spec}")
+        return CaptureSource(spec, capture, live=True, camera=True)
+    if not stat.S_ISREG(mode):  # a FIFO or a terminal would block the open, a disk is no video
+        raise InputError(f"source {spec} is {_not_a_file(mode)}, not a video or image file")
     if not os.access(path, os.R_OK):
         raise InputError(f"source {spec} is not readable")
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         return ImageFilesSource(spec, [path], first=read_image(path))  # fails now, not in the reader
-    capture = _open_capture(str(path), cv2.CAP_ANY)
-    if not capture.isOpened():
-        raise InputError(f"cannot decode video {spec}: not a format OpenCV can read")
+    failure = f"cannot decode video {spec}: not a format OpenCV can read"
+    capture = _opened(_open_capture(str(path), cv2.CAP_ANY), failure)
     return CaptureSource(spec, capture, live=False)
