@@ -29,7 +29,7 @@ def test_video_file_reads_every_frame_in_order(square_video):
     assert [f.index for f in frames] == list(range(24))
     assert frames[0].image.shape == (64, 96, 3) and frames[0].name == str(square_video)
     assert frames[3].timestamp == pytest.approx(0.3)
-    assert src.shortfall == 0 and src.end_reason == "ended"
+    assert src.shortfall == 0 and src.end_reason == "ended" and src.skipped == 0
 
 
 def test_single_image_and_folder_use_file_names(tmp_path):
@@ -101,7 +101,7 @@ def test_unreachable_stream_fails_cleanly():
         open_source("rtsp://127.0.0.1:9/none")
 
 
-# -- bad images ------------------------------------------------------------
+# -- a folder with bad images ------------------------------------------------------------
 
 def _jpeg(image):
     return cv2.imencode(".jpg", image)[1].tobytes()
@@ -113,6 +113,59 @@ def _huge_png(w=100_000, h=100_000):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+@pytest.fixture
+def mixed_folder(tmp_path):
+    """img0..img5: good, corrupt, good, truncated JPEG, over OpenCV's size limit, good."""
+    images = moving_square_frames(6)
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "img0.png"), images[0])
+    (folder / "img1.jpg").write_bytes(b"\xff\xd8 this is no jpeg")
+    cv2.imwrite(str(folder / "img2.jpg"), images[2])
+    good = _jpeg(images[3])
+    (folder / "img3.jpg").write_bytes(good[: len(good) // 2])
+    (folder / "img4.png").write_bytes(_huge_png())
+    cv2.imwrite(str(folder / "img5.png"), images[5])
+    return folder
+
+
+def test_folder_skips_unreadable_images_and_keeps_going(mixed_folder, caplog):
+    with caplog.at_level("WARNING", logger="trt_viewer.core.sources"), open_source(str(mixed_folder)) as src:
+        assert src.length == 6 and src.end_reason == ""
+        frames = read_all(src)
+    assert [f.index for f in frames] == [0, 2, 5]  # the image's place in the folder
+    assert [f.name for f in frames] == ["img0.png", "img2.jpg", "img5.png"]
+    assert src.skipped == 3 and src.skipped_names == ["img1.jpg", "img3.jpg", "img4.png"]
+    assert src.frames_read == 3 and src.end_reason == "ended"
+    warnings = [r for r in caplog.records if r.name == "trt_viewer.core.sources"]
+    assert len(warnings) == 3 and all(r.levelname == "WARNING" for r in warnings)
+    for record, name in zip(warnings, src.skipped_names):
+        line = record.getMessage()
+        assert name in line and "skipped" in line and "\n" not in line
+
+
+def test_seeking_a_folder_maps_index_to_file_and_warns_once(mixed_folder, caplog):
+    with caplog.at_level("WARNING", logger="trt_viewer.core.sources"), open_source(str(mixed_folder)) as src:
+        src.seek(2)
+        assert src.read().index == 2
+        assert src.read().index == 5  # 3 and 4 skipped
+        src.seek(1)
+        assert src.read().index == 2  # 1 skipped again, not warned again
+        src.seek(5)
+        assert src.read().name == "img5.png" and src.read() is None
+    assert src.skipped_names == ["img3.jpg", "img4.png", "img1.jpg"]
+    assert len([r for r in caplog.records if r.name == "trt_viewer.core.sources"]) == 3
+
+
+def test_folder_where_no_image_can_be_read_fails_at_the_end(tmp_path):
+    (tmp_path / "a.jpg").write_bytes(b"junk")
+    (tmp_path / "b.png").write_bytes(b"")
+    src = open_source(str(tmp_path))
+    with pytest.raises(InputError, match=r"no image in folder .* could be read"):
+        src.read()
+    assert src.skipped == 2
 
 
 def test_a_single_image_that_cannot_be_decoded_is_refused_at_open(tmp_path):

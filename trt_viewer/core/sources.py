@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 import stat
@@ -30,6 +31,7 @@ STALLED_S = 0.8 * READ_TIMEOUT_MS / 1000
 # Above 99 OpenCV takes an index as a backend and a camera (200 is V4L camera 0).
 MAX_CAMERA_INDEX = 99
 
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,7 +48,8 @@ class Source:
     end_reason is "" until read() has returned None, then "ended" (the source said it was
     over: the end of a file or folder, a stream closed by its server) or "lost" (a live
     source went away: a read blocked until the read timeout, a read failed after frames
-    came, a camera stopped giving frames).
+    came, a camera stopped giving frames). skipped_names lists the files of a folder that
+    could not be read and were skipped (each logged once as a warning); skipped counts them.
     """
 
     live = False  # live sources drop stale frames instead of queueing them
@@ -58,6 +61,12 @@ class Source:
         self.spec = spec
         self.frames_read = 0
         self.end_reason = ""
+        self.skipped_names: list[str] = []
+
+    @property
+    def skipped(self) -> int:
+        """Images of a folder that could not be read and were skipped."""
+        return len(self.skipped_names)
 
     def read(self) -> Frame | None:
         raise NotImplementedError
@@ -109,28 +118,50 @@ def read_image(path: Path) -> np.ndarray:
 
 
 class ImageFilesSource(Source):
-    """One image or a folder of images, in natural order."""
+    """One image or a folder of images, in natural order.
 
-    def __init__(self, spec: str, paths: list[Path], first: np.ndarray | None = None) -> None:
+    A folder's unreadable images are skipped, each with one warning, and listed in
+    skipped_names; a frame's index stays its image's position in the folder. A folder none
+    of whose images can be read fails at its end. A single image is checked at open (its
+    decoded image is passed as `first`), and fails in read() if it cannot be read again."""
+
+    def __init__(self, spec: str, paths: list[Path], first: np.ndarray | None = None,
+                 *, folder: bool = False) -> None:
         super().__init__(spec)
         self.paths = paths
         self.length = len(paths)
         self.seekable = True
+        self.folder = folder
         self._next = 0
         self._first = first  # already decoded to check it at open: not decoded twice
+        self._failed: set[int] = set()  # positions of the images that could not be read
 
     def read(self) -> Frame | None:
-        if self._next >= len(self.paths):
-            self.end_reason = "ended"
-            return None
-        path = self.paths[self._next]
-        image, self._first = self._first, None
-        if image is None:
-            image = read_image(path)
-        frame = Frame(self._next, image, path.name, 0.0)
-        self._next += 1
-        self.frames_read += 1
-        return frame
+        while self._next < len(self.paths):
+            index, path = self._next, self.paths[self._next]
+            self._next += 1
+            image, self._first = self._first, None
+            if image is None:
+                try:
+                    image = read_image(path)
+                except InputError as exc:
+                    if not self.folder:
+                        raise
+                    self._skip(index, path, exc)
+                    continue
+            self.frames_read += 1
+            return Frame(index, image, path.name, 0.0)
+        self.end_reason = "ended"
+        if self.folder and self.paths and len(self._failed) == len(self.paths):
+            raise InputError(f"no image in folder {self.spec} could be read")
+        return None
+
+    def _skip(self, index: int, path: Path, exc: InputError) -> None:
+        if index in self._failed:  # seen again after a seek: said once already
+            return
+        self._failed.add(index)
+        self.skipped_names.append(path.name)
+        log.warning("%s; skipped", exc)
 
     def seek(self, index: int) -> None:
         self._next = max(0, min(index, len(self.paths)))
@@ -328,7 +359,7 @@ def open_source(spec: str) -> Source:
         images = _folder_images(path)
         if not images:
             raise InputError(f"folder {path} holds no images")
-        return ImageFilesSource(spec, images)
+        return ImageFilesSource(spec, images, folder=True)
     if stat.S_ISCHR(mode) and _is_video_device(path):
         capture = _opened(_open_capture(str(path), cv2.CAP_V4L2), f"cannot open camera {spec}")
         return CaptureSource(spec, capture, live=True, camera=True)
