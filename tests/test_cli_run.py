@@ -118,19 +118,47 @@ def test_truncated_video_stops_at_last_good_frame(models, tmp_path, capsys):
     assert f"claims 40 frames but only {n} decoded" in capsys.readouterr().err
 
 
-def test_failure_midway_keeps_a_valid_jsonl(models, tmp_path, capsys):
+def test_an_unreadable_image_in_a_folder_is_skipped_and_counted(models, tmp_path, capsys):
     src = tmp_path / "pics"
     src.mkdir()
     for i, img in enumerate(moving_square_frames(6)):
         cv2.imwrite(str(src / f"p{i}.png"), img)
     (src / "p3.png").write_bytes(b"corrupt")
     dets = tmp_path / "d.jsonl"
-    code = run("--model", models["raw"], "--source", src, "--detections", dets)
-    assert code == 1  # a failure while running, not bad usage
+    code = run("--model", models["raw"], "--source", src, "--detections", dets, "--json-summary")
+    assert code == 0  # the rest of the folder was processed
     records = read_jsonl(dets)  # every line parses
-    assert [r["source"] for r in records] == ["p0.png", "p1.png", "p2.png"]
+    assert [r["source"] for r in records] == ["p0.png", "p1.png", "p2.png", "p4.png", "p5.png"]
+    out, err = capsys.readouterr()
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["frames"] == 5 and summary["skipped"] == 1
+    warnings = [line for line in err.splitlines() if line.startswith("trt-viewer: warning:")]
+    assert len(warnings) == 1 and "p3.png" in warnings[0] and "Traceback" not in err
+    assert "1 unreadable image skipped" in err
+
+
+def test_a_failure_midway_keeps_a_valid_jsonl(models, tmp_path, capsys, monkeypatch):
+    from trt_viewer.backends.onnxruntime import OnnxRuntimeBackend
+    from trt_viewer.errors import RunError
+
+    real = OnnxRuntimeBackend._run
+    calls = []
+
+    def failing(self, session, image):
+        calls.append(1)
+        if len(calls) > 4:
+            raise RunError("ONNX Runtime failed: out of memory")
+        return real(self, session, image)
+
+    monkeypatch.setattr(OnnxRuntimeBackend, "_run", failing)
+    dets = tmp_path / "d.jsonl"
+    src = write_video(tmp_path / "v.avi", moving_square_frames(12))
+    code = run("--model", models["raw"], "--source", src, "--detections", dets, "--ort-lanes", "1")
+    assert code == 1  # a failure while running, not bad usage
+    records = read_jsonl(dets)  # every line parses, the frames before the failure are there
+    assert [r["frame"] for r in records] == [0, 1, 2, 3]
     err = capsys.readouterr().err
-    assert "cannot decode image" in err and "p3.png" in err and "Traceback" not in err
+    assert "out of memory" in err and "4 frames were written before the failure" in err and "Traceback" not in err
 
 
 def test_console_script_runs_as_a_process(models, square_video, tmp_path):

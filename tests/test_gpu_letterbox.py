@@ -111,7 +111,8 @@ def test_the_kernels_arithmetic_is_the_cpu_letterbox(dtype: Any, preset: str, da
 def data_frames() -> list[np.ndarray]:
     rng = np.random.default_rng(11)
     frames = [rng.integers(0, 256, shape, np.uint8) for shape in
-              ((1080, 1920, 3), (432, 768, 3), (37, 53, 3), (333, 777, 3), (640, 640, 3), (832, 832, 3), (1, 1, 3))]
+              ((1080, 1920, 3), (432, 768, 3), (37, 53, 3), (333, 777, 3), (640, 640, 3), (832, 832, 3), (1, 1, 3),
+               (2, 4000, 3))]
     frames.append(modelgen.square_image((64, 96), (3, 2, 8)))
     return frames
 

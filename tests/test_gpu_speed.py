@@ -57,7 +57,8 @@ def _frames(data: Path) -> list[np.ndarray]:
     dog = read_image(data / "media" / "dog.jpg")
     rng = np.random.default_rng(7)
     frames = [dog, cv2.resize(dog, (1920, 1080)), rng.integers(0, 256, (37, 53, 3), np.uint8),
-              rng.integers(0, 256, (1080, 1920, 3), np.uint8), rng.integers(0, 256, (333, 777, 3), np.uint8)]
+              rng.integers(0, 256, (1080, 1920, 3), np.uint8), rng.integers(0, 256, (333, 777, 3), np.uint8),
+              rng.integers(0, 256, (2, 4000, 3), np.uint8)]  # a strip: one row after letterboxing
     video = data / "media" / "people.mp4"
     if video.is_file():
         cap = cv2.VideoCapture(str(video))

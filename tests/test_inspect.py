@@ -121,3 +121,12 @@ def test_engine_without_tensorrt_is_one_line(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setitem(sys.modules, "tensorrt", None)
     code, _, err = inspect([str(engine)], capsys)
     assert (code, err) == (2, "trt-viewer: error: TensorRT is not installed: pip install 'trt-viewer[tensorrt]'\n")
+
+
+def test_an_end2end_onnx_gets_its_class_count_from_the_nms_node(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    model = modelgen.nms_model(tmp_path / "nms.onnx")
+    code, out, err = inspect([str(model)], capsys)
+    assert code == 0, err
+    assert any(line.startswith("  classes:        80 (COCO): person, bicycle, car") for line in out.splitlines()), out
+    assert "class names are unknown" not in err

@@ -25,9 +25,10 @@ from trt_viewer.run.sink import BackgroundSink
 class ListSource(Source):
     """Frames from a list; live or not; optionally slow, blocking or failing."""
 
-    def __init__(self, images, live=False, delay=0.0, fail_at=None, block=None):
+    def __init__(self, images, live=False, delay=0.0, fail_at=None, block=None, lost=False):
         super().__init__("list")
         self.images, self.live, self.delay, self.fail_at, self.block = images, live, delay, fail_at, block
+        self.lost = lost  # at the end: the stream went silent, rather than said it was over
         self.length = None if live else len(images)
         self.seekable = not live
         self.i = 0
@@ -39,6 +40,7 @@ class ListSource(Source):
         if self.fail_at == self.i:
             raise InputError("camera unplugged")
         if self.i >= len(self.images):
+            self.end_reason = "lost" if self.lost else "ended"
             return None
         time.sleep(self.delay)
         f = Frame(self.i, self.images[self.i], "list", self.i / 25)
@@ -135,7 +137,12 @@ def test_live_source_keeps_the_newest_and_counts_drops(detector):
     seen = got.indices
     assert seen == sorted(seen) and seen[-1] == 39  # in order, ends on the newest
     assert len(seen) < 40 and player.dropped == 40 - len(seen)
-    assert player.end == "lost"  # headless: a live source that stops ends the run
+    assert player.end == "ended"  # headless: a live source that stops ends the run
+
+
+def test_a_live_source_that_goes_silent_is_lost_not_ended(detector):
+    _, player = play(detector, ListSource(moving_square_frames(5), live=True, lost=True))
+    assert player.end == "lost"
 
 
 def test_reader_errors_reach_the_caller_after_the_frames_before_them(detector):

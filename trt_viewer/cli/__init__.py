@@ -3,43 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from trt_viewer import __version__
+from trt_viewer.cli.args import fraction, positive, size
+from trt_viewer.cli.signals import exit_code, raising_on_signals
 from trt_viewer.errors import TrtViewerError, first_line
 
 Command = Callable[[argparse.Namespace], int]
 
 
-def _size(text: str) -> int:
-    value = int(text)
-    if value <= 0 or value % 32:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive multiple of 32")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive whole number")
-    return value
-
-
 def add_detection_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--conf", type=_fraction, default=0.3, help="confidence threshold (default 0.3)")
-    p.add_argument("--nms", type=_fraction, default=0.45, help="NMS IoU threshold (default 0.45)")
+    p.add_argument("--conf", type=fraction, default=0.3, help="confidence threshold (default 0.3)")
+    p.add_argument("--nms", type=fraction, default=0.45, help="NMS IoU threshold (default 0.45)")
     p.add_argument("--agnostic", action="store_true", help="class-agnostic NMS")
-    p.add_argument("--max-det", type=_positive, default=300, help="most detections per frame")
+    p.add_argument("--max-det", type=positive, default=300, help="most detections per frame")
     p.add_argument(
         "--preprocess", choices=("auto", "current", "legacy"), default="auto",
         help="letterbox preset: current YOLOX (BGR 0..255) or legacy (<0.1.1: RGB, ImageNet mean/std)",
@@ -50,7 +33,7 @@ def add_detection_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--names", metavar="FILE", help="class names, one per line")
     p.add_argument(
-        "--input-size", type=_size, nargs=2, metavar=("H", "W"),
+        "--input-size", type=size, nargs=2, metavar=("H", "W"),
         help="input size for models with a dynamic input (default: the model's own, else 640 640)",
     )
 
@@ -63,7 +46,7 @@ def add_backend_options(p: argparse.ArgumentParser) -> None:
         "it, else on the CPU)",
     )
     p.add_argument(
-        "--ort-lanes", type=_positive, metavar="N",
+        "--ort-lanes", type=positive, metavar="N",
         help="ONNX Runtime: sessions run side by side, each single-threaded (default: 2 on a CPU of "
         "two or more cores; 1 turns frames in flight off; TRT_VIEWER_ORT_LANES overrides the default)",
     )
@@ -88,10 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--source", required=False, help="video file, image, folder of images, camera index or stream URL")
     run.add_argument("--demo", action="store_true", help="use the built-in demo model and video")
     run.add_argument("--output", "-o", help="annotated video (.mp4, .avi, .mkv) or image file")
-    run.add_argument("--detections", help="detections file: .jsonl (one object per frame) or .csv")
+    run.add_argument("--detections", help="detections file: .jsonl (one object per frame) or .csv; - for JSONL "
+                     "on standard output")
     add_detection_options(run)
     add_backend_options(run)
-    run.add_argument("--max-frames", type=_positive, help="stop after this many frames")
+    run.add_argument("--max-frames", type=positive, help="stop after this many frames")
     run.add_argument("--json-summary", action="store_true", help="print the summary as one JSON line on stdout")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     run.set_defaults(func=_lazy("trt_viewer.cli.run", "run_command"))
@@ -124,20 +108,67 @@ def _open_gui(args: argparse.Namespace) -> int:
     return int(run_app(model=args.model, source=args.source))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    func: Command = getattr(args, "func", _open_gui)
+class _WarningLine(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"trt-viewer: {record.levelname.lower()}: {record.getMessage()}"
+
+
+@contextmanager
+def _warnings_on_stderr() -> Iterator[None]:
+    """The package's warnings (a skipped image, names that do not fit the model) as lines
+    of their own on stderr, like its errors."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(_WarningLine())
+    logger = logging.getLogger("trt_viewer")
+    logger.addHandler(handler)
     try:
-        return func(args)
-    except TrtViewerError as exc:
-        print(f"trt-viewer: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("trt-viewer: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # the last line of defence: one line, not a traceback
-        if os.environ.get("TRT_VIEWER_DEBUG"):
-            traceback.print_exc()
-        print(f"trt-viewer: error: {first_line(exc, typed=True)}", file=sys.stderr)
-        return 1
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    with raising_on_signals(), _warnings_on_stderr():
+        try:
+            args = build_parser().parse_args(argv)
+            func: Command = getattr(args, "func", _open_gui)
+            return func(args)
+        except TrtViewerError as exc:
+            if _interrupted(exc):
+                return _say_interrupted(KeyboardInterrupt())
+            print(f"trt-viewer: error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        except KeyboardInterrupt as exc:
+            return _say_interrupted(exc)
+        except BrokenPipeError:
+            # Whoever read our standard output stopped (`| head`): say so once, and keep
+            # Python from failing again when it flushes stdout at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            print("trt-viewer: error: standard output was closed before everything was written", file=sys.stderr)
+            return 1
+        except Exception as exc:  # the last line of defence: one line, not a traceback
+            if _interrupted(exc):
+                return _say_interrupted(KeyboardInterrupt())
+            if os.environ.get("TRT_VIEWER_DEBUG"):
+                traceback.print_exc()
+            print(f"trt-viewer: error: {first_line(exc, typed=True)}", file=sys.stderr)
+            return 1
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """An error raised while a Ctrl+C was being handled (an import cut short by it can
+    surface as an ImportError): the interrupt is the cause, not the error."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__context__
+    return False
+
+
+def _say_interrupted(exc: KeyboardInterrupt) -> int:
+    print("trt-viewer: interrupted", file=sys.stderr)
+    return exit_code(exc)

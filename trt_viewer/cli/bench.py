@@ -11,6 +11,8 @@ import json
 import sys
 from typing import Any
 
+from trt_viewer.cli.args import not_negative, positive
+
 DESCRIPTION = (
     "Measure, in interleaved rounds of one run, the model alone (inference on inputs "
     "letterboxed beforehand), the classic sequential loop (read, letterbox, infer, decode, "
@@ -20,33 +22,26 @@ DESCRIPTION = (
 )
 
 
-def _frame_size(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value} is not a positive size")
-    return value
-
-
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register `bench` on the subparsers of the `trt-viewer` parser."""
-    from trt_viewer.cli import _positive, add_backend_options, add_detection_options  # complete by now
+    from trt_viewer.cli import add_backend_options, add_detection_options  # complete by now
 
     p: argparse.ArgumentParser = sub.add_parser(
         "bench", help="measure the model alone, the sequential loop and the pipeline", description=DESCRIPTION
     )
     p.add_argument("--model", required=True, help="model file (.onnx, .engine, .plan, .trt)")
     p.add_argument("--source", required=True, help="video file, image or folder of images")
-    p.add_argument("--frames", type=_positive, default=300, help="frames measured per mode and round (default 300)")
-    p.add_argument("--rounds", type=_positive, default=3, help="interleaved rounds (default 3)")
-    p.add_argument("--warmup", type=int, default=10, help="frames run before the clock starts (default 10)")
+    p.add_argument("--frames", type=positive, default=300, help="frames measured per mode and round (default 300)")
+    p.add_argument("--rounds", type=positive, default=3, help="interleaved rounds (default 3)")
+    p.add_argument("--warmup", type=not_negative, default=10, help="frames run before the clock starts (default 10)")
     p.add_argument("--modes", default="model,sequential,pipeline",
                    help="which to measure, comma-separated (default model,sequential,pipeline)")
     p.add_argument("--in-memory", action="store_true",
                    help="decode a few frames first and serve them from memory (measures trt_viewer, not the decoder)")
-    p.add_argument("--frame-size", type=_frame_size, nargs=2, metavar=("W", "H"),
+    p.add_argument("--frame-size", type=positive, nargs=2, metavar=("W", "H"),
                    help="resize the frames to W x H first, e.g. 1920 1080 (implies --in-memory)")
     add_backend_options(p)
-    p.add_argument("--copy-threads", type=int, metavar="N",
+    p.add_argument("--copy-threads", type=not_negative, metavar="N",
                    help="TensorRT GPU letterbox: copy raw frames over N Python threads (default 0: OpenCV's copy)")
     p.add_argument("--no-write-combined", action="store_true",
                    help="TensorRT GPU letterbox: ordinary page-locked memory for raw frames")

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from trt_viewer.cli.args import not_negative, positive, positive_number, size
+
 DESCRIPTION = (
     "Build a TensorRT engine from a YOLOX ONNX model. FP16 uses the builder flag where the "
     "installed TensorRT has one, else (TensorRT 11) converts the model to FP16 first; INT8 "
@@ -19,16 +21,8 @@ DESCRIPTION = (
 )
 
 
-def _gib(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number of GiB")
-    return value
-
-
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register `build` on the subparsers of the `trt-viewer` parser."""
-    from trt_viewer.cli import _positive, _size  # here: cli/__init__ is complete by now
 
     p: argparse.ArgumentParser = sub.add_parser(
         "build", help="build a TensorRT engine from an ONNX model", description=DESCRIPTION
@@ -38,14 +32,15 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--fp16", action="store_true", help="build in FP16 (inputs and outputs stay float32)")
     p.add_argument("--int8", action="store_true", help="build in INT8 (needs --calib-images, or a Q/DQ model)")
     p.add_argument("--calib-images", metavar="DIR", help="folder of sample images for INT8 calibration")
-    p.add_argument("--workspace", type=_gib, metavar="GiB", help="most GPU memory TensorRT may use while building")
+    p.add_argument("--workspace", type=positive_number, metavar="GiB",
+                   help="most GPU memory TensorRT may use while building")
     p.add_argument(
-        "--input-size", type=_size, nargs=2, metavar=("H", "W"),
+        "--input-size", type=size, nargs=2, metavar=("H", "W"),
         help="input size for models with a dynamic input (default 640 640)",
     )
-    p.add_argument("--min-batch", type=_positive, help="smallest batch of a dynamic-batch model (default 1)")
-    p.add_argument("--opt-batch", type=_positive, help="batch TensorRT tunes for (default 1)")
-    p.add_argument("--max-batch", type=_positive, help="largest batch of a dynamic-batch model (default 1)")
+    p.add_argument("--min-batch", type=positive, help="smallest batch of a dynamic-batch model (default 1)")
+    p.add_argument("--opt-batch", type=positive, help="batch TensorRT tunes for (default 1)")
+    p.add_argument("--max-batch", type=positive, help="largest batch of a dynamic-batch model (default 1)")
     p.add_argument("--timing-cache", metavar="FILE", help="reuse and update TensorRT's timing cache in FILE")
     p.add_argument("--names", metavar="FILE", help="class names, one per line (default: from the model)")
     p.add_argument(
@@ -57,7 +52,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         help="prefix the engine with its names and input size (Ultralytics style; other TensorRT "
         "tools cannot load such a file)",
     )
-    p.add_argument("--device", type=int, default=0, help="CUDA device for INT8 calibration (default 0)")
+    p.add_argument("--device", type=not_negative, default=0, help="CUDA device for INT8 calibration (default 0)")
     p.add_argument("--verbose", "-v", action="store_true", help="show TensorRT's informational messages")
     p.set_defaults(func=build_command)
     return p

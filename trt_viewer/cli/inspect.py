@@ -10,6 +10,8 @@ import json
 import sys
 from typing import Any
 
+from trt_viewer.cli.args import size
+
 DESCRIPTION = (
     "Show an engine's or ONNX model's TensorRT version, I/O tensors, optimisation profiles, "
     "device memory, detected YOLOX layout, input size and classes. ONNX models need no TensorRT."
@@ -18,14 +20,13 @@ DESCRIPTION = (
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register `inspect` on the subparsers of the `trt-viewer` parser."""
-    from trt_viewer.cli import _size  # here: cli/__init__ is complete by now
 
     p: argparse.ArgumentParser = sub.add_parser(
         "inspect", help="show what an engine or ONNX model holds", description=DESCRIPTION
     )
     p.add_argument("file", help="engine (.engine, .plan, .trt) or ONNX model (.onnx)")
     p.add_argument(
-        "--input-size", type=_size, nargs=2, metavar=("H", "W"),
+        "--input-size", type=size, nargs=2, metavar=("H", "W"),
         help="size to check a dynamic model's outputs at (default: its own, else 640 640)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")

@@ -8,8 +8,12 @@ from typing import TextIO
 
 
 class Progress:
-    def __init__(self, total: int | None, stream: TextIO | None = None, min_interval: float = 0.1) -> None:
+    """label: what is counted, in the lines written off a terminal ("progress" for a run)."""
+
+    def __init__(self, total: int | None, stream: TextIO | None = None, min_interval: float = 0.1,
+                 label: str = "progress") -> None:
         self.total = total if total and total > 0 else None
+        self.label = label
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.min_interval = min_interval
@@ -30,7 +34,7 @@ class Progress:
         decile = min(10, done * 10 // self.total)
         if decile > self._last_decile:
             self._last_decile = decile
-            self.stream.write(f"progress {decile * 10:3d}% ({done}/{self.total} frames)\n")
+            self.stream.write(f"{self.label} {decile * 10:3d}% ({done}/{self.total} frames)\n")
             self.stream.flush()
 
     def _draw(self, done: int, now: float) -> None:
@@ -41,8 +45,9 @@ class Progress:
         rate = done / max(now - self._started, 1e-9)
         eta = (self.total - done) / rate if rate > 0 else 0.0
         bar = "#" * filled + "-" * (width - filled)
+        label = "" if self.label == "progress" else f"{self.label} "
         self.stream.write(
-            f"\r[{bar}] {frac * 100:5.1f}% {done}/{self.total} {rate:6.1f} FPS ETA {eta:5.1f}s"
+            f"\r{label}[{bar}] {frac * 100:5.1f}% {done}/{self.total} {rate:6.1f} FPS ETA {eta:5.1f}s"
         )
         self.stream.flush()
         self._drawn = True

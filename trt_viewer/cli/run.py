@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from trt_viewer.backends import open_backend
+from trt_viewer.cli.conflicts import refuse_overwriting
 from trt_viewer.cli.progress import Progress
+from trt_viewer.cli.signals import Interrupted, stop_on_signals
 from trt_viewer.core.outputs import check_output_path
 from trt_viewer.core.yolox import PostprocessConfig
 from trt_viewer.errors import InputError, RunError
@@ -27,13 +29,23 @@ from trt_viewer.run.recording import Recorder
 from trt_viewer.run.session import SourceInfo
 
 WHOLE_RUN = 1 << 20  # frames: the summary's stage figures cover the whole run
+STDOUT = "-"  # --detections -: JSONL on standard output
 
 
 def _model_and_source(args: argparse.Namespace) -> tuple[str, str]:
     if args.demo:
         from trt_viewer import demo
 
-        return args.model or str(demo.demo_model_path()), args.source or str(demo.ensure_demo_video())
+        source = args.source
+        if not source:
+            # The first start renders the clip (tens of seconds on a small machine): show it.
+            frames = demo.VIDEO_SECONDS * demo.VIDEO_FPS
+            progress = Progress(None if args.quiet else frames, label="rendering the demo clip (first run only)")
+            try:
+                source = str(demo.ensure_demo_video(lambda done, total: progress.update(done)))
+            finally:
+                progress.finish()
+        return args.model or str(demo.demo_model_path()), source
     missing = [flag for flag, value in (("--model", args.model), ("--source", args.source)) if not value]
     if missing:
         raise InputError(f"run needs {' and '.join(missing)} (or --demo)")
@@ -71,10 +83,12 @@ class _Review(Listener):
     def source_opened(self, info: SourceInfo) -> None:
         assert self.player is not None and self.player.detector is not None
         args = self.args
+        detections: Path | TextIO | None = None
+        if args.detections:
+            detections = sys.stdout if args.detections == STDOUT else Path(args.detections)
         self.recorder = Recorder(
             self.player.detector.names, video=Path(args.output) if args.output else None,
-            detections=Path(args.detections) if args.detections else None, fps=info.fps,
-            draw_in_place=True, stats=self.player.stage_stats,
+            detections=detections, fps=info.fps, draw_in_place=True, stats=self.player.stage_stats,
         )
         total = info.length if not info.live else None
         if total and args.max_frames:
@@ -87,29 +101,44 @@ class _Review(Listener):
         self.progress.update(self.player.frames)
 
 
+def check_outputs(model: str, source: str, args: argparse.Namespace) -> None:
+    """Everything about the outputs that can be known before the model loads: a typo, a
+    folder that is missing or read-only, or an output that would overwrite an input."""
+    if args.detections == STDOUT and args.json_summary:
+        raise InputError("--detections - and --json-summary both write to standard output; choose one")
+    outputs = [(what, path) for what, path in (("output", args.output), ("detections file", args.detections))
+               if path and path != STDOUT]
+    for what, path in outputs:
+        check_output_path(Path(path), what)
+    refuse_overwriting(model, source, args.names, outputs)
+
+
 def run_command(args: argparse.Namespace) -> int:
     model, source_spec = _model_and_source(args)
-    # Output folders are checked before the model loads: a typo costs nothing.
-    for path, what in ((args.output, "output"), (args.detections, "detections file")):
-        if path:
-            check_output_path(Path(path), what)
+    check_outputs(model, source_spec, args)
     opener = detector_opener(model, args)
     review = _Review(args)
     player = review.player = Player(review, PlayOptions(interactive=False, max_frames=args.max_frames,
                                                         stats_window=WHOLE_RUN))
     failure: BaseException | None = None
     started = time.perf_counter()
-    try:
-        player.run(opener, source_spec)
-    except (KeyboardInterrupt, Exception) as exc:
-        failure = exc
-    finally:
-        if review.recorder is not None:
-            try:
-                review.recorder.close()  # what was produced is written before anything is reported
-            except Exception as exc:
-                failure = failure or exc
-        review.progress.finish()
+    with stop_on_signals(player.stop) as received:
+        try:
+            player.run(opener, source_spec)
+        except (KeyboardInterrupt, Exception) as exc:
+            failure = exc
+        finally:
+            recorder = review.recorder
+            if recorder is not None:
+                # What was produced is written before anything is reported; a run that
+                # failed before writing a frame leaves any file it would replace alone.
+                try:
+                    recorder.close(keep=failure is None or recorder.written > 0)
+                except Exception as exc:
+                    failure = failure or exc
+            review.progress.finish()
+    if received.signum is not None and failure is None:
+        failure = Interrupted(received.signum)  # stopped by a signal: summary, then its exit code
     elapsed = time.perf_counter() - started
     if review.recorder is None:  # the model or the source did not open: nothing ran
         assert failure is not None
@@ -123,8 +152,15 @@ def run_command(args: argparse.Namespace) -> int:
             f"only {info.length - player.shortfall} decoded; stopped at the last good frame",
             file=sys.stderr,
         )
+    if failure is None and info is not None and info.live and player.end in ("ended", "lost"):
+        # A live source has no end of its own: say how it stopped rather than finish quietly.
+        if player.end == "lost":
+            failure = RunError(f"{source_spec}: the stream was lost (no frame came, or it broke off) "
+                               f"after {player.frames} frames")
+        else:
+            print(f"trt-viewer: {source_spec}: the stream ended after {player.frames} frames", file=sys.stderr)
     if failure is not None:
-        if written:
+        if written and not isinstance(failure, KeyboardInterrupt):
             print(f"trt-viewer: {written} frames were written before the failure", file=sys.stderr)
             if isinstance(failure, InputError):  # bad input met midway is a run failure
                 raise RunError(str(failure)) from None
@@ -145,6 +181,8 @@ def make_summary(model: str, source: str, player: Player, elapsed: float, writte
         "seconds": round(elapsed, 3),
         "fps": round(written / elapsed, 2) if elapsed > 0 else 0.0,
         "dropped": player.dropped,
+        "skipped": len(player.skipped),
+        "end": player.end,
         "stages": player.stage_stats.summary(),
     }
 
@@ -154,6 +192,8 @@ def print_summary(summary: dict[str, Any], as_json: bool) -> None:
         f"{name} {v['p50_ms']:.2f}/{v['p95_ms']:.2f}" for name, v in summary["stages"].items()
     )
     dropped = f", {summary['dropped']} dropped" if summary["dropped"] else ""
+    if summary["skipped"]:
+        dropped += f", {summary['skipped']} unreadable image{'s' if summary['skipped'] > 1 else ''} skipped"
     print(
         f"{summary['frames']} frames in {summary['seconds']:.2f} s, {summary['fps']:.1f} FPS"
         f"{dropped} ({summary['backend']}, {summary['layout']})\n"

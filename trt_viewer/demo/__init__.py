@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,30 +61,36 @@ def demo_video_path() -> Path:
     return cache_dir() / f"demo_v{VIDEO_VERSION}_{VIDEO_SEED}_{w}x{h}.mp4"
 
 
-def ensure_demo_video() -> Path:
-    """The demo clip, rendered on first call and reused afterwards."""
+Progress = Callable[[int, int], None]  # (frames done, frames in all)
+
+
+def ensure_demo_video(progress: Progress | None = None) -> Path:
+    """The demo clip, rendered on first call and reused afterwards; `progress` hears about
+    each frame of a render."""
     path = demo_video_path()
     if path.is_file() and path.stat().st_size > 0:
         return path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return _render_into(path)
+        return _render_into(path, progress)
     except OSError:
         # An unusable cache (read-only home, a file in the way) must not stop the demo.
         fallback = Path(tempfile.gettempdir()) / "trt_viewer" / path.name
         if fallback.is_file() and fallback.stat().st_size > 0:
             return fallback
         fallback.parent.mkdir(parents=True, exist_ok=True)
-        return _render_into(fallback)
+        return _render_into(fallback, progress)
 
 
-def _render_into(path: Path) -> Path:
+def _render_into(path: Path, progress: Progress | None = None) -> Path:
     # A temp name in the same folder, then a rename: a reader (or a second process doing
     # the same) never sees a half-written file. The suffix tells OpenCV the container.
+    # An interrupt (Ctrl+C, or SIGTERM/SIGHUP, which the CLI turns into one) still
+    # removes the temp file here: no orphan is left in the cache.
     fd, tmp = tempfile.mkstemp(prefix=path.stem + ".", suffix=".part.mp4", dir=path.parent)
     os.close(fd)
     try:
-        write_video(Path(tmp), VIDEO_SEED, VIDEO_SIZE, VIDEO_FPS, VIDEO_SECONDS * VIDEO_FPS)
+        write_video(Path(tmp), VIDEO_SEED, VIDEO_SIZE, VIDEO_FPS, VIDEO_SECONDS * VIDEO_FPS, progress)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -106,7 +112,8 @@ def _rendered_ahead(clip: SceneVideo, n_frames: int, ahead: int = 8) -> Iterator
             yield pending.popleft().result()
 
 
-def write_video(path: Path, seed: int, size: tuple[int, int], fps: int, n_frames: int) -> None:
+def write_video(path: Path, seed: int, size: tuple[int, int], fps: int, n_frames: int,
+                progress: Progress | None = None) -> None:
     import cv2
 
     from trt_viewer.demo.scenes import SceneVideo
@@ -118,8 +125,10 @@ def write_video(path: Path, seed: int, size: tuple[int, int], fps: int, n_frames
     try:
         # Rendering and encoding each take about half the time; OpenCV releases the GIL
         # in both, so rendering ahead on a thread nearly halves the wait.
-        for image in _rendered_ahead(clip, n_frames):
+        for done, image in enumerate(_rendered_ahead(clip, n_frames), 1):
             writer.write(image)
+            if progress is not None:
+                progress(done, n_frames)
     finally:
         writer.release()
     if path.stat().st_size == 0:

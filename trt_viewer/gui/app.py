@@ -30,7 +30,7 @@ def _check_pyside() -> None:
 
 
 class _InterruptBridge:
-    """Ctrl+C in the terminal (or SIGTERM) closes the window the normal way: workers
+    """Ctrl+C in the terminal (or SIGTERM, SIGHUP) closes the window the normal way: workers
     joined, settings saved. Qt's event loop does not run Python signal handlers by itself,
     so the wake-up byte Python writes for each signal goes through a socket that a
     QSocketNotifier watches."""
@@ -42,8 +42,9 @@ class _InterruptBridge:
         self._read.setblocking(False)
         self._write.setblocking(False)
         self._previous_fd = signal.set_wakeup_fd(self._write.fileno())
-        # SIGTERM (kill, a session ending) gets the same clean close where it exists.
-        self._signals = [signal.SIGINT] + ([signal.SIGTERM] if sys.platform != "win32" else [])
+        # SIGTERM (kill, a session ending) and SIGHUP (the terminal that started us closed)
+        # get the same clean close where they exist.
+        self._signals = [signal.SIGINT] + ([signal.SIGTERM, signal.SIGHUP] if sys.platform != "win32" else [])
         self._previous = {s: signal.signal(s, lambda *_: None) for s in self._signals}
         self._notifier = QSocketNotifier(self._read.fileno(), QSocketNotifier.Type.Read)
         self._notifier.activated.connect(self._drain)

@@ -150,6 +150,7 @@ class Player:
         self.frames = 0  # frames processed in this run
         self.end = ""  # why a headless run returned: "ended", "lost", "stopped" or "max_frames"
         self.shortfall = 0  # frames a file's header promised that never decoded
+        self.skipped: list[str] = []  # images of a folder that could not be read
         self._spec = ""
         self._open_source: Callable[[str], Source] = open_source
         self._reader: FrameReader | None = None
@@ -363,7 +364,8 @@ class Player:
             if cmd.stop:
                 continue
             if info.live:
-                self.end = "lost"
+                # A stream that said it was over ended; one that went silent was lost.
+                self.end = "lost" if reader.source.end_reason == "lost" else "ended"
                 if not interactive:
                     return
                 state = State.LOST
@@ -415,6 +417,7 @@ class Player:
             self._reader = None
             reader.close(timeout=0.5)
             self.shortfall = reader.source.shortfall
+            self.skipped = list(dict.fromkeys(self.skipped + reader.source.skipped_names))
 
     def _reopen(self, index: int) -> FrameReader | None:
         self._close_reader()

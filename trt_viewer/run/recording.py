@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TextIO
 
 from trt_viewer.core.drawing import draw_detections
 from trt_viewer.core.outputs import AnnotatedOutput, DetectionsWriter, frame_record
@@ -20,10 +21,11 @@ class Recorder:
     """Writes each result to an annotated video (or image) and/or a detections file.
 
     draw_in_place: draw on the frame itself (the CLI, where nothing reads the frame
-    afterwards) instead of a copy (the viewer, which keeps showing it). `stats`, if
-    given, gets the "draw" and "write" stages."""
+    afterwards) instead of a copy (the viewer, which keeps showing it). `detections` may
+    be a text stream (JSONL to standard output). `stats`, if given, gets the "draw" and
+    "write" stages."""
 
-    def __init__(self, names: list[str], *, video: Path | None = None, detections: Path | None = None,
+    def __init__(self, names: list[str], *, video: Path | None = None, detections: Path | TextIO | None = None,
                  fps: float | None = None, draw_in_place: bool = False, stats: StageStats | None = None,
                  depth: int = 8) -> None:
         self.names = names
@@ -32,7 +34,10 @@ class Recorder:
         self.written = 0  # frames handled in full
         self.video = AnnotatedOutput(video, fps) if video is not None else None
         try:
-            self.writer = DetectionsWriter(detections) if detections is not None else None
+            if detections is None or isinstance(detections, Path):
+                self.writer = DetectionsWriter(detections) if detections is not None else None
+            else:  # a stream: JSONL on standard output
+                self.writer = DetectionsWriter.to_stream(detections)
         except BaseException:
             if self.video is not None:
                 self.video.close()
@@ -63,11 +68,13 @@ class Recorder:
                                            self.names))
         self.written += 1
 
-    def close(self) -> None:
-        """Write what is queued, close the files, then raise any error met on the way."""
+    def close(self, keep: bool = True) -> None:
+        """Write what is queued, close the files, then raise any error met on the way.
+        keep=False: the files are removed again (a file they would replace is left as it
+        was) -- for a run that failed before it wrote anything."""
         try:
             self._sink.close()
         finally:
             for out in (self.video, self.writer):
                 if out is not None:
-                    out.close()
+                    out.close(keep=keep)

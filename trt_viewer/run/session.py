@@ -55,7 +55,7 @@ def source_info(source: Any) -> SourceInfo:
 def display_name(spec: str) -> str:
     """A source's short name for titles, menus and messages."""
     spec = spec.strip()
-    if re.fullmatch(r"\d+", spec):
+    if re.fullmatch(r"\d+", spec) and not Path(spec).exists():  # a file named 20240501 is a file
         return f"Camera {spec}"
     if URL_PATTERN.match(spec):
         return spec

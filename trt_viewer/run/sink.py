@@ -12,27 +12,31 @@ POLL_S = 0.05
 T = TypeVar("T")
 
 
-class _End:
-    """Marks the end of the queue."""
-
-
 class BackgroundSink(Generic[T]):
     """Runs `handle` on items in order in its own thread (drawing, encoding, writing), so
-    that work overlaps inference. An error in `handle` is raised by the next put/close."""
+    that work overlaps inference. An error in `handle` is raised by the next put/close.
+
+    Every wait has a timeout and looks at a flag: an interrupt that lands in the middle of
+    a put() (Ctrl+C) cannot leave the thread asleep on an item it was never told about,
+    nor close() waiting forever on a thread that never hears the end."""
 
     def __init__(self, handle: Callable[[T], Any], depth: int = 4) -> None:
         self._handle = handle
-        self._queue: queue.Queue[T | _End] = queue.Queue(maxsize=depth)
+        self._queue: queue.Queue[T] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._failed = False  # stays set: nothing after a failed item is handled
+        self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name="trt-viewer-sink", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
-            if isinstance(item, _End):
-                return
+            try:
+                item = self._queue.get(timeout=POLL_S)
+            except queue.Empty:
+                if self._closing.is_set():
+                    return  # closed, and nothing left
+                continue
             if not self._failed:
                 try:
                     self._handle(item)
@@ -55,6 +59,7 @@ class BackgroundSink(Generic[T]):
 
     def close(self) -> None:
         """Finish what is queued, then raise any error `handle` met."""
-        self._queue.put(_End())
-        self._thread.join()
+        self._closing.set()
+        while self._thread.is_alive():
+            self._thread.join(POLL_S)
         self._raise()

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from trt_viewer.core.preprocess import CURRENT, PAD_VALUE, Preset, letterbox_ratio
+from trt_viewer.core.preprocess import CURRENT, PAD_VALUE, Preset, letterbox_size
 from trt_viewer.errors import first_line
 
 KERNELS = {
@@ -179,9 +179,9 @@ def compiled(arch: str) -> bytes:
 
 
 def geometry(src_hw: tuple[int, int], out_hw: tuple[int, int]) -> tuple[float, int, int]:
-    """The letterbox ratio and resized (h, w), exactly as the CPU letterbox computes them."""
-    r = letterbox_ratio(src_hw, out_hw)
-    return r, int(src_hw[0] * r), int(src_hw[1] * r)
+    """The letterbox ratio and resized (h, w), exactly as the CPU letterbox computes them
+    (each side at least 1 px: a 2x4000 strip letterboxes to a line, not to nothing)."""
+    return letterbox_size(src_hw, out_hw)
 
 
 class GpuLetterbox:
@@ -208,8 +208,6 @@ class GpuLetterbox:
             raise ValueError(f"the {preset.name} preset needs a float input, the model takes {self.dtype}")
         (h, w), (out_h, out_w) = src_hw, out_hw
         _, new_h, new_w = geometry(src_hw, out_hw)
-        if new_h <= 0 or new_w <= 0:
-            raise ValueError(f"a {w}x{h} frame letterboxes to nothing at {out_w}x{out_h}")
         # The scalars as numpy rounds them for this dtype (a python float meets float16 as float16).
         kind = np.float16 if self.dtype == np.float16 else np.float32
         scale = [float(kind(v)) for v in preset.scale]

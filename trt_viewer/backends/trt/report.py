@@ -11,6 +11,7 @@ from typing import Any
 
 from trt_viewer.backends import ENGINE_SUFFIXES, ONNX_SUFFIXES, check_model_path
 from trt_viewer.backends.base import DEFAULT_INPUT_SIZE
+from trt_viewer.backends.onnxruntime import graph_class_count
 from trt_viewer.backends.trt import engine as eng
 from trt_viewer.core import layouts, names
 from trt_viewer.core.spec import TensorSpec
@@ -38,13 +39,14 @@ def _spec_info(spec: TensorSpec, mode: str) -> dict[str, Any]:
 
 
 def _detection_info(path: Path, outputs: list[TensorSpec], input_hw: tuple[int, int],
-                    metadata: dict[str, str]) -> dict[str, Any]:
+                    metadata: dict[str, str], class_count_hint: int | None = None) -> dict[str, Any]:
     try:
         post = layouts.Postprocessor(outputs, input_hw)
         layout = post.layout or "raw or decoded (settled from the first frame's values)"
     except TrtViewerError as exc:
         layout = f"none: {exc}"
-    class_names, source = names.resolve_names(path, metadata, layouts.num_classes(outputs))
+    count = layouts.num_classes(outputs)
+    class_names, source = names.resolve_names(path, metadata, class_count_hint if count is None else count)
     return {
         "layout": layout,
         "classes": {"count": len(class_names), "source": source, "names": class_names},
@@ -74,7 +76,8 @@ def inspect_onnx(path: Path, input_size: tuple[int, int] | None = None) -> dict[
         elif input_size:
             hw = (int(input_size[0]), int(input_size[1]))
     report["input_size"] = list(hw)
-    report.update(_detection_info(path, model.outputs, hw, model.metadata))
+    hint = graph_class_count(path) if layouts.num_classes(model.outputs) is None else None
+    report.update(_detection_info(path, model.outputs, hw, model.metadata, hint))
     return report
 
 
