@@ -196,3 +196,20 @@ def test_detections_and_summary_cannot_share_standard_output(models: dict[str, P
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     assert run("--model", models["raw"], "--source", square_video, "--detections", "-", "--json-summary") == 2
     assert "both write to standard output" in capsys.readouterr().err
+
+
+def test_sigterm_while_the_demo_renders_leaves_no_part_file(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trt_viewer", "run", "--demo", "--detections", str(tmp_path / "d.jsonl")],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "XDG_CACHE_HOME": str(cache)},
+    )
+    assert proc.stderr is not None
+    first = proc.stderr.readline()  # the render shows its progress from the start
+    assert first.startswith("rendering the demo clip (first run only)"), first
+    assert list(cache.rglob("*.part.mp4")), "the render writes a part file first"
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in stderr, stderr
+    assert list(cache.rglob("*.mp4")) == []  # neither a part file nor a half clip
