@@ -213,3 +213,26 @@ def test_sigterm_while_the_demo_renders_leaves_no_part_file(tmp_path: Path) -> N
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in stderr, stderr
     assert list(cache.rglob("*.mp4")) == []  # neither a part file nor a half clip
+
+
+def _small_file_limit() -> None:  # in the child: files stop growing past 4 KiB, as on a full disk
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write then fails with EFBIG instead
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+
+def test_a_full_disk_ends_the_run_with_one_line_and_the_summary(models: dict[str, Path], long_video: Path,
+                                                               tmp_path: Path) -> None:
+    dets = tmp_path / "d.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-m", "trt_viewer", "run", "--model", str(models["raw"]), "--source", str(long_video),
+         "--detections", str(dets), "--json-summary", "-q"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, preexec_fn=_small_file_limit,
+    )
+    assert proc.returncode == 1, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("trt-viewer: error:")]
+    assert len(errors) == 1 and f"cannot write {dets}" in errors[0] and "Traceback" not in proc.stderr
+    records = [json.loads(line) for line in dets.read_text().splitlines()]  # whole lines only
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert 0 < len(records) < 9600 and summary["frames"] == len(records)
