@@ -31,6 +31,7 @@ class SourceInfo:
     fps: float | None
     seekable: bool
     size: tuple[int, int] | None = None  # (W, H) of the first frame, once known
+    images: bool = False  # a folder (or list) of images: each frame is a file of its own
 
 
 def model_info(backend: Any, detector: Any) -> dict[str, Any]:
@@ -46,9 +47,11 @@ def model_info(backend: Any, detector: Any) -> dict[str, Any]:
 
 
 def source_info(source: Any) -> SourceInfo:
+    from trt_viewer.core.sources import ImageFilesSource
+
     return SourceInfo(
         spec=source.spec, live=bool(source.live), length=source.length,
-        fps=source.fps, seekable=bool(source.seekable),
+        fps=source.fps, seekable=bool(source.seekable), images=isinstance(source, ImageFilesSource),
     )
 
 
