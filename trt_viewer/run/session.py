@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trt_viewer.core.sources import URL_PATTERN
+from trt_viewer.core.sources import URL_PATTERN, ImageFilesSource
 from trt_viewer.core.yolox import PostprocessConfig
 
 
@@ -47,8 +47,6 @@ def model_info(backend: Any, detector: Any) -> dict[str, Any]:
 
 
 def source_info(source: Any) -> SourceInfo:
-    from trt_viewer.core.sources import ImageFilesSource
-
     return SourceInfo(
         spec=source.spec, live=bool(source.live), length=source.length,
         fps=source.fps, seekable=bool(source.seekable), images=isinstance(source, ImageFilesSource),
