@@ -3,6 +3,7 @@ live, errors, stop) and interactive (pause, step, step back, seek, loop, end, re
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -65,6 +66,7 @@ class Collect(Listener):
         self.stats_seen: list[RunStats] = []
         self.lost: list[str] = []
         self.errors: list[str] = []
+        self.reconnect_plans: list[tuple[float | None, str]] = []
         self.on_result = on_result
 
     def state_changed(self, state):
@@ -89,6 +91,9 @@ class Collect(Listener):
 
     def error(self, message):
         self.errors.append(message)
+
+    def reconnecting(self, seconds, reason):
+        self.reconnect_plans.append((seconds, reason))
 
     @property
     def indices(self) -> list[int]:
@@ -399,3 +404,69 @@ def test_stop_while_paused_releases_everything(running):
     run.settle()
     run.close()
     assert run.got.states[-1] == State.STOPPED and run.sources[0].closed.is_set()
+
+
+def test_a_lost_live_source_reconnects_by_itself_with_growing_delays(running):
+    opened = []
+
+    def factory():
+        opened.append(time.monotonic())
+        if len(opened) in (2, 3):  # the first two attempts find nothing
+            raise InputError("cannot open stream rtsp://cam")
+        return ListSource(moving_square_frames(3), live=True, lost=True)
+
+    run = running(factory, reconnect_delays=(0.1, 0.3, 0.6))
+    run.until(lambda: len(opened) == 4, timeout=5)
+    gaps = [b - a for a, b in itertools.pairwise(opened[1:])]
+    assert gaps[0] >= 0.25 and gaps[1] >= 0.5  # backoff: 0.1, then 0.3, then 0.6 s
+    assert run.got.errors == []  # automatic attempts plan the next one; no error dialog each time
+    assert run.got.reconnect_plans[:3] == [(0.1, ""), (0.3, "cannot open stream rtsp://cam"),
+                                           (0.6, "cannot open stream rtsp://cam")]
+    run.until(lambda: len(run.got.results) >= 6)  # frames flow again after the reconnect
+
+
+def test_cancelling_stops_the_automatic_reconnects(running):
+    opened = []
+
+    def factory():
+        opened.append(1)
+        if len(opened) > 1:
+            raise InputError("cannot open stream rtsp://cam")
+        return ListSource(moving_square_frames(2), live=True, lost=True)
+
+    run = running(factory, reconnect_delays=(0.2,))
+    run.until(lambda: run.player.state == State.LOST)
+    run.player.cancel_reconnect()
+    run.until(lambda: run.got.reconnect_plans[-1:] == [(None, "")])
+    tries = len(opened)
+    time.sleep(0.6)
+    assert len(opened) == tries and run.player.state == State.LOST
+    run.player.reconnect()  # by hand, still possible
+    run.until(lambda: run.got.errors == ["cannot open stream rtsp://cam"])
+
+
+def test_a_folder_pauses_on_each_image_by_default(running):
+    def folder():
+        source = ListSource(moving_square_frames(5))
+        source.image_files = True
+        return source
+
+    run = running(folder)
+    run.settle()
+    assert run.got.indices == [0] and run.player.state == State.PAUSED
+    run.player.play()
+    run.until(lambda: len(run.got.results) == 2)
+    run.settle()
+    assert run.got.indices == [0, 1] and run.player.state == State.PAUSED
+
+
+def test_a_folder_holds_each_image_for_its_time(running):
+    def folder():
+        source = ListSource(moving_square_frames(4))
+        source.image_files = True
+        return source
+
+    run = running(folder, image_seconds=0.3)
+    start = time.monotonic()
+    run.until(lambda: run.player.state == State.ENDED, timeout=5)
+    assert run.got.indices == [0, 1, 2, 3] and time.monotonic() - start >= 0.85  # three holds of 0.3 s

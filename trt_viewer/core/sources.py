@@ -56,6 +56,7 @@ class Source:
     length: int | None = None  # frame count where known, for progress and seeking
     fps: float | None = None
     seekable = False
+    image_files = False  # each frame is an image file of its own (a folder)
 
     def __init__(self, spec: str) -> None:
         self.spec = spec
@@ -124,6 +125,8 @@ class ImageFilesSource(Source):
     skipped_names; a frame's index stays its image's position in the folder. A folder none
     of whose images can be read fails at its end. A single image is checked at open (its
     decoded image is passed as `first`), and fails in read() if it cannot be read again."""
+
+    image_files = True
 
     def __init__(self, spec: str, paths: list[Path], first: np.ndarray | None = None,
                  *, folder: bool = False) -> None:

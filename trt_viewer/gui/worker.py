@@ -37,6 +37,7 @@ class Worker(QThread):
     statsReady = Signal(object)  # dict: RunStats' fields and not_shown, a few times a second
     error = Signal(str)  # one line; the state says whether the run went on
     sourceLost = Signal(str)  # a live source stopped giving frames
+    reconnecting = Signal(float, str)  # seconds to the next automatic reconnect (-1: none planned), why the last failed
     outputChanged = Signal(str, bool, str)  # kind (record/export), on, path
 
     def __init__(self, spec: RunSpec, *, backend_opener: Callable[..., Any] = open_backend,
@@ -49,9 +50,9 @@ class Worker(QThread):
         self._source_opener = source_opener
         self._view = (0, 0, 1.0)  # the view's size in device pixels, and its pixel ratio
         self._reports = _Reports(self)
-        self.player = Player(self._reports, PlayOptions(paused=spec.start_paused, loop=spec.loop,
-                                                        realtime=spec.realtime),
-                             config=spec.config, preset=spec.preset)
+        options = PlayOptions(paused=spec.start_paused, loop=spec.loop, realtime=spec.realtime,
+                              image_seconds=spec.image_seconds)
+        self.player = Player(self._reports, options, config=spec.config, preset=spec.preset)
         self.outputs = Outputs(self.outputChanged.emit, self.error.emit)
 
     @property
@@ -78,6 +79,12 @@ class Worker(QThread):
     def reconnect(self) -> None:
         self.player.reconnect()
 
+    def cancel_reconnect(self) -> None:
+        self.player.cancel_reconnect()
+
+    def set_image_seconds(self, seconds: float) -> None:
+        self.player.set_image_seconds(seconds)
+
     def set_loop(self, loop: bool) -> None:
         self.player.set_loop(loop)
 
@@ -94,7 +101,13 @@ class Worker(QThread):
         self._view = (width, height, ratio)
 
     def start_output(self, kind: str, path: Path) -> None:
-        self.player.call_soon(lambda: self.outputs.start(kind, path, self._names(), self._fps()))
+        self.player.call_soon(lambda: self._start_output(kind, path))
+
+    def _start_output(self, kind: str, path: Path) -> None:
+        self.outputs.start(kind, path, self._names(), self._fps())
+        current = self.player.current
+        if current is not None and self.player.state in (State.PAUSED, State.ENDED):
+            self.outputs.write(current)  # started while paused: the frame on screen comes first
 
     def stop_output(self, kind: str) -> None:
         self.player.call_soon(lambda: self.outputs.stop(kind))
@@ -161,6 +174,9 @@ class _Reports(Listener):
 
     def source_lost(self, message: str) -> None:
         self.w.sourceLost.emit(message)
+
+    def reconnecting(self, seconds: float | None, reason: str) -> None:
+        self.w.reconnecting.emit(-1.0 if seconds is None else seconds, reason)
 
     def error(self, message: str) -> None:
         self.w.error.emit(message)

@@ -35,6 +35,7 @@ STATS_EVERY_S = 0.5
 IDLE_WAIT_S = 0.25  # paused or ended: the longest sleep between looks at the commands
 CATCH_UP_S = 0.5  # real-time playback this far behind starts a new clock instead of rushing
 STATS_WINDOW = 600  # frames: the stage figures describe the last few seconds, not the run
+RECONNECT_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)  # then every 30 s until cancelled
 
 
 class State(str, Enum):
@@ -55,6 +56,9 @@ class PlayOptions:
     max_frames: int | None = None  # stop after this many frames
     depth: int = 2  # frames read and letterboxed ahead
     stats_window: int = STATS_WINDOW  # frames the stage figures describe
+    auto_reconnect: bool = True  # interactive: a lost live source is reopened with backoff
+    reconnect_delays: tuple[float, ...] = RECONNECT_DELAYS_S  # seconds before each attempt; the last repeats
+    image_seconds: float = 0.0  # interactive, folders of images: how long each stays; 0 pauses on each
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,10 @@ class Listener:
     def source_lost(self, message: str) -> None:
         """A live source stopped sending frames (interactive runs then wait to reconnect)."""
 
+    def reconnecting(self, seconds: float | None, reason: str) -> None:
+        """The next automatic reconnect is `seconds` away (None: none is planned, it was
+        cancelled or the source came back); reason: why the last attempt failed, or ""."""
+
     def error(self, message: str) -> None:
         """A failure the run survives (a reconnect that failed); fatal ones leave run()."""
 
@@ -112,6 +120,8 @@ class _Commands:
     seek: int | None = None
     back: bool = False
     reconnect: bool = False
+    cancel_retries: bool = False
+    image_seconds: float = 0.0
     refresh: bool = False  # settings changed: redo the frame on screen if paused
     calls: list[Callable[[], None]] = field(default_factory=list)
     generation: int = 0
@@ -143,6 +153,7 @@ class Player:
             paused=start_paused, loop=self.options.loop and self.options.interactive,
             realtime=self.options.realtime, config=config, preset=preset,
             steps=1 if start_paused else 0,  # starting paused still shows the first frame
+            image_seconds=max(0.0, self.options.image_seconds),
         )
         self.state = State.STOPPED
         self.detector: Detector | None = None
@@ -164,6 +175,8 @@ class Player:
         self._last_stats = 0.0
         self._clock: tuple[float, float] | None = None  # (wall time, frame timestamp)
         self._redo_buffer: Any = None
+        self._retry_at: float | None = None  # monotonic time of the next automatic reconnect
+        self._retries = 0
 
     # -- commands, from any thread ---------------------------------------------------------
     def _command(self, **changes: Any) -> None:
@@ -212,6 +225,14 @@ class Player:
     def reconnect(self) -> None:
         self._command(reconnect=True)
 
+    def cancel_reconnect(self) -> None:
+        """No more automatic reconnects for this loss (reconnect() still works)."""
+        self._command(cancel_retries=True)
+
+    def set_image_seconds(self, seconds: float) -> None:
+        """How long each image of a folder stays while playing; 0 pauses on each."""
+        self._command(image_seconds=max(0.0, float(seconds)))
+
     def call_soon(self, call: Callable[[], None]) -> None:
         """Run `call` in the player's thread at its next turn (paused or not)."""
         cmd = self._cmd
@@ -228,6 +249,11 @@ class Player:
     @property
     def stopping(self) -> bool:
         return self._cmd.stop
+
+    @property
+    def current(self) -> Result | None:
+        """The frame shown last (on screen while paused); read it in the player's thread."""
+        return self._current
 
     @property
     def dropped(self) -> int:
@@ -294,6 +320,7 @@ class Player:
                 seek, cmd.seek = cmd.seek, None
                 back, cmd.back = cmd.back, False
                 reconnect, cmd.reconnect = cmd.reconnect, False
+                cancel, cmd.cancel_retries = cmd.cancel_retries, False
                 refresh, cmd.refresh = cmd.refresh, False
                 calls, cmd.calls = cmd.calls, []
                 paused = cmd.paused
@@ -313,8 +340,8 @@ class Player:
                 played_since_open = 0
                 state = State.PAUSED if paused else State.PLAYING
                 step = step or paused  # show the frame sought to
-            elif reconnect and state == State.LOST:
-                reader = self._reconnect()
+            elif state == State.LOST and (reconnect or self._retry_due()):
+                reader = self._reconnect(manual=reconnect)
                 if reader is None:
                     continue
                 state = State.PAUSED if paused else State.PLAYING
@@ -324,9 +351,12 @@ class Player:
                     return
                 played_since_open = 0
                 state = State.PLAYING
+            if state == State.LOST and cancel and self._retry_at is not None:
+                self._retry_at = None
+                self.listener.reconnecting(None, "")
             if state in (State.ENDED, State.LOST):
                 self._set_state(state)
-                cmd.wait(generation, IDLE_WAIT_S)
+                cmd.wait(generation, self._idle_wait())
                 continue
             if paused and not step:
                 self._finish_in_flight()  # frames read before the pause are still shown
@@ -345,7 +375,8 @@ class Player:
             # shown; a live source is never held back for it, nor a step for the next.
             flight = self._flight
             assert flight is not None
-            if flight and (flight.full or paused or not reader.ready()):
+            one_at_a_time = paused or (info.images and interactive)  # an image is shown, then held
+            if flight and (flight.full or one_at_a_time or not reader.ready()):
                 self._show(flight.finish())
                 continue
             try:
@@ -370,6 +401,8 @@ class Player:
                     return
                 state = State.LOST
                 self.listener.source_lost(f"{display_name(info.spec)} stopped sending frames")
+                self._retries = 0
+                self._schedule_retry("")
             elif cmd.loop and played_since_open > 0:
                 reader = self._reopen(0)
                 if reader is None:
@@ -424,14 +457,41 @@ class Player:
         self._clock = None
         return self._open(index)
 
-    def _reconnect(self) -> FrameReader | None:
+    def _reconnect(self, manual: bool) -> FrameReader | None:
+        """Reopen a lost live source. A failed manual attempt is an error the user hears
+        about; a failed automatic one plans the next, a little later each time."""
         self._set_state(State.LOADING)
         try:
-            return self._reopen(0)
+            reader = self._reopen(0)
         except Exception as exc:
-            self.listener.error(first_line(exc, typed=True))
+            reason = first_line(exc, typed=True)
+            if manual:
+                self.listener.error(reason)
+                self._retries = 0
+            self._schedule_retry(reason)
             self._set_state(State.LOST)
             return None
+        if self._retry_at is not None or self._retries:
+            self.listener.reconnecting(None, "")
+        self._retry_at, self._retries = None, 0
+        return reader
+
+    def _schedule_retry(self, reason: str) -> None:
+        if not (self.options.interactive and self.options.auto_reconnect):
+            return
+        delays = self.options.reconnect_delays
+        delay = delays[min(self._retries, len(delays) - 1)]
+        self._retries += 1
+        self._retry_at = time.monotonic() + delay
+        self.listener.reconnecting(delay, reason)
+
+    def _retry_due(self) -> bool:
+        return self._retry_at is not None and time.monotonic() >= self._retry_at
+
+    def _idle_wait(self) -> float:
+        if self._retry_at is None:
+            return IDLE_WAIT_S
+        return max(0.0, min(IDLE_WAIT_S, self._retry_at - time.monotonic()))
 
     def _finish_in_flight(self) -> None:
         while self._flight:
@@ -448,11 +508,18 @@ class Player:
         if not self._described and self.detector is not None and self.detector.layout_settled:
             self._describe()  # raw or decoded is only known after one frame
         self._emit_stats()
-        cmd = self._cmd
+        cmd, info = self._cmd, self.source_info
         if self.options.max_frames and self.frames >= self.options.max_frames:
             self.end = "max_frames"
             self._command(stop=True)
-        elif cmd.realtime and self.source_info is not None and not self.source_info.live and not cmd.paused:
+        elif info is None or cmd.paused:
+            return
+        elif info.images and self.options.interactive:
+            if cmd.image_seconds <= 0:
+                self.set_paused(True)  # each image waits for Play (or Right)
+            else:
+                self._sleep_until(time.perf_counter() + cmd.image_seconds)
+        elif cmd.realtime and not info.live:
             self._pace(result.frame.timestamp)
 
     def _redo(self) -> None:
@@ -477,6 +544,11 @@ class Player:
         if due - now > CATCH_UP_S or now - due > CATCH_UP_S:
             self._clock = (now, timestamp)  # seeked, looped or fell behind
             return
+        self._sleep_until(due)
+
+    def _sleep_until(self, due: float) -> None:
+        """Wait until perf_counter() reaches `due`, waking early for a seek, a step back,
+        a pause or a stop (other commands are taken after the wait)."""
         cmd = self._cmd
         generation = cmd.generation
         while not cmd.stop and (left := due - time.perf_counter()) > 0:

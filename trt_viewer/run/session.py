@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trt_viewer.core.sources import URL_PATTERN, ImageFilesSource
+from trt_viewer.core.sources import URL_PATTERN
 from trt_viewer.core.yolox import PostprocessConfig
 
 
@@ -20,6 +20,7 @@ class RunSpec:
     loop: bool = False
     realtime: bool = False
     start_paused: bool = False
+    image_seconds: float = 0.0  # folders of images: how long each stays while playing; 0 pauses on each
     input_size: tuple[int, int] | None = None
 
 
@@ -49,7 +50,7 @@ def model_info(backend: Any, detector: Any) -> dict[str, Any]:
 def source_info(source: Any) -> SourceInfo:
     return SourceInfo(
         spec=source.spec, live=bool(source.live), length=source.length,
-        fps=source.fps, seekable=bool(source.seekable), images=isinstance(source, ImageFilesSource),
+        fps=source.fps, seekable=bool(source.seekable), images=bool(source.image_files),
     )
 
 
