@@ -124,7 +124,7 @@ class Worker(QThread):
     @contextmanager
     def _open_detector(self) -> Iterator[Detector]:
         with self._backend_opener(self.spec.model, self.spec.input_size) as backend:
-            yield Detector(backend, preset=self.spec.preset, config=self.spec.config)
+            yield Detector(backend, preset=self.spec.preset, config=self.spec.config, names_file=self.spec.names_file)
 
     def _names(self) -> list[str]:
         detector = self.player.detector

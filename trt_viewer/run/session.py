@@ -22,6 +22,7 @@ class RunSpec:
     start_paused: bool = False
     image_seconds: float = 0.0  # folders of images: how long each stays while playing; 0 pauses on each
     input_size: tuple[int, int] | None = None
+    names_file: Path | None = None  # class names, one per line (None: the model's own, by core.names)
 
 
 @dataclass(frozen=True)
