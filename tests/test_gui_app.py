@@ -95,10 +95,10 @@ def test_startup_with_both_given_starts_at_once():
     assert app.choose_startup("m.onnx", "v.mp4", FakeSettings("x", "y")) == app.Startup("m.onnx", "v.mp4", True)
 
 
-def test_startup_with_nothing_given_plays_the_demo(demo_module):
+def test_a_first_start_with_nothing_given_plays_the_demo(demo_module):
     model, _ = demo_module
     model.write_bytes(b"m")
-    startup = app.choose_startup(None, None, FakeSettings("x", "y"))
+    startup = app.choose_startup(None, None, FakeSettings(None, None))  # no last session
     assert (startup.model, startup.source, startup.start) == (str(model), None, True)
     assert startup.demo is sys.modules["trt_viewer.demo"]  # its clip is made after the window shows
 

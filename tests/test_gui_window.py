@@ -224,7 +224,7 @@ def test_seek_step_and_step_back(qtbot, window, gui_model, gui_video):
     qtbot.waitUntil(lambda: shown.indices[-1:] == [13], timeout=10000)
     window.actions_.step_back.trigger()
     qtbot.waitUntil(lambda: shown.indices[-1:] == [12], timeout=10000)
-    assert window.shell.transport.position.text() == "0:00"  # 12 frames at 25 fps
+    assert window.shell.transport.position.text() == "0:00 · frame 13 / 30"  # index 12 at 25 fps
     assert window.shell.transport.duration.text() == "0:01"
 
 

@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"trt-viewer {__version__}")
     parser.add_argument("--model", help="model to open in the window (.engine, .plan, .onnx)")
     parser.add_argument("--source", help="video file, image, folder, camera index or stream URL")
+    parser.add_argument("--names", metavar="FILE",
+                        help="class names for the model the window opens on, one per line (remembered for it)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser(
@@ -105,7 +107,7 @@ def _open_gui(args: argparse.Namespace) -> int:
         from trt_viewer.gui.app import run_app
     except ImportError as exc:
         raise TrtViewerError(f"the viewer window cannot start: {exc}") from None
-    return int(run_app(model=args.model, source=args.source))
+    return int(run_app(model=args.model, source=args.source, names=args.names))
 
 
 class _WarningLine(logging.Formatter):

@@ -1,6 +1,9 @@
-"""Choosing the model and the source: from the pickers, a drop, the recent menus or dialogs.
+"""Choosing the model and the source: from the pickers, a drop, the recent menus or dialogs;
+and the model's class names (Model ▸ Class Names…, remembered per model).
 
 A choice is checked before it is taken, and starts or restarts the run once both are known.
+The user's choices are remembered as the last session; the demo's model and clip are not
+(remember=False), so trying the demo never replaces the session of one's own files.
 """
 
 from __future__ import annotations
@@ -9,9 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QObject, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
 from trt_viewer.backends import MODEL_SUFFIXES, check_model_path
+from trt_viewer.core.names import read_names_file
 from trt_viewer.errors import TrtViewerError
 from trt_viewer.gui import files
 from trt_viewer.gui.cameras import CameraList
@@ -29,6 +34,7 @@ class Chooser(QObject):
 
     modelChosen = Signal(str)  # a new model, before it is loaded
     changed = Signal()  # the model or the source changed
+    namesChosen = Signal(str)  # class names chosen for the model: a file, or "" for the model's own
 
     def __init__(self, parent: QWidget, settings: Settings, messages: Messages,
                  busy: Callable[[], bool], start: Callable[[], object]) -> None:
@@ -40,6 +46,7 @@ class Chooser(QObject):
         self._start = start
         self.model: str | None = None
         self.source: str | None = None
+        self._unremembered: set[str] = set()  # the demo's model and clip: never the last session
         self.cameras = CameraList(self)
         self.recent_models = RecentMenu(
             "Recent &Models", settings.recent_models, lambda p: self.set_model(p, start=True), self.clear_recent,
@@ -50,8 +57,21 @@ class Chooser(QObject):
             parent,
         )
         self.camera_menu = CameraMenu(self.cameras, self.choose_camera, parent)
+        self.names_action = QAction("Class &Names…", parent)
+        self.names_action.setStatusTip("Read the model's class names from a file, one name per line")
+        self.names_action.triggered.connect(self.open_names_dialog)
+        self.own_names_action = QAction("The Model's &Own Class Names", parent)
+        self.own_names_action.setStatusTip("Forget the names file chosen for this model")
+        self.own_names_action.triggered.connect(lambda: self.set_names_file(None))
+        self.changed.connect(self._update_names_actions)
+        self._update_names_actions()
 
-    def set_model(self, path: str, start: bool = False) -> bool:
+    @property
+    def names_file(self) -> str | None:
+        """The class names file chosen for the model (None: the model's own names)."""
+        return self._settings.names_file(self.model) if self.model else None
+
+    def set_model(self, path: str, start: bool = False, *, remember: bool = True) -> bool:
         try:
             check_model_path(path)
         except TrtViewerError as exc:
@@ -61,12 +81,12 @@ class Chooser(QObject):
             self._messages.show_error(f"{Path(path).name} is not a model: expected one of {', '.join(MODEL_SUFFIXES)}")
             return False
         self.model = str(Path(path).expanduser())
-        self._settings.add_recent_model(self.model)
+        self._remember(self.model, remember, self._settings.add_recent_model)
         self.modelChosen.emit(self.model)
-        self._chosen(start)
+        self._chosen(start, hint=remember)
         return True
 
-    def set_source(self, spec: str, start: bool = False) -> bool:
+    def set_source(self, spec: str, start: bool = False, *, remember: bool = True) -> bool:
         spec = spec.strip()
         if not spec:
             return False
@@ -74,15 +94,31 @@ class Chooser(QObject):
             self._messages.show_error(f"source {spec} does not exist")
             return False
         self.source = spec
-        self._settings.add_recent_source(spec)
-        self._chosen(start)
+        self._remember(spec, remember, self._settings.add_recent_source)
+        self._chosen(start, hint=remember)
         return True
 
-    def _chosen(self, start: bool) -> None:
-        self._settings.remember_session(self.model, self.source)
+    def _remember(self, choice: str, remember: bool, add_recent: Callable[[str], None]) -> None:
+        if remember:
+            self._unremembered.discard(choice)
+            add_recent(choice)
+        else:
+            self._unremembered.add(choice)
+
+    def _chosen(self, start: bool, hint: bool = True) -> None:
+        # The last session keeps the user's own files: where the demo's stands in, the
+        # file remembered before stays.
+        model, source = self.model, self.source
+        if model in self._unremembered:
+            model = self._settings.get("session/model", "", str)
+        if source in self._unremembered:
+            source = self._settings.get("session/source", "", str)
+        self._settings.remember_session(model, source)
         self.changed.emit()
         if self.model and self.source and (start or self._busy()):
             self._start()
+        elif not hint:  # the caller says what is going on (the demo: "Opening the demo…")
+            return
         elif self.model and self.source:
             self._messages.notify("Ready: press Space to play")
         elif self.model and not self.source:
@@ -180,6 +216,52 @@ class Chooser(QObject):
                 return
             spec = str(index)
         self.set_source(spec, start=True)
+
+    # -- class names ------------------------------------------------------------------------
+    def set_names_file(self, path: str | None) -> bool:
+        """Read the model's class names from `path` from now on (None: the model's own names:
+        in its metadata, a sidecar file beside it, or COCO); remembered for this model. A
+        run going restarts, as the names are read when the model opens."""
+        if not self.model:
+            self._messages.show_error("choose a model first, then its class names")
+            return False
+        if path:
+            path = str(Path(path).expanduser())
+            try:
+                read_names_file(Path(path))  # an unreadable or empty file is refused now, not at start
+            except TrtViewerError as exc:
+                self._messages.show_error(str(exc))
+                return False
+        if path == self.names_file:
+            return True
+        self._settings.set_names_file(self.model, path)
+        self.namesChosen.emit(path or "")
+        self._update_names_actions()
+        if self._busy():
+            self._start()  # the model panel shows the names once the model has loaded again
+        else:
+            model = Path(self.model).name
+            what = f"Class names of {model} from {Path(path).name}" if path else f"{model} uses its own class names"
+            self._messages.notify(f"{what} from the next start")
+        return True
+
+    def _update_names_actions(self) -> None:
+        self.names_action.setEnabled(self.model is not None)
+        names = self.names_file
+        self.own_names_action.setEnabled(names is not None)
+        self.names_action.setToolTip(f"Class names from {names}" if names else "Class names: the model's own")
+
+    def open_names_dialog(self) -> None:
+        if not self.model:
+            self._messages.show_error("choose a model first, then its class names")
+            return
+        start = self.names_file or str(Path(self.model).parent)
+        path, _ = QFileDialog.getOpenFileName(
+            self._parent, f"Class names for {Path(self.model).name}", start,
+            "Class names (*.txt *.names);;All files (*)",
+        )
+        if path:
+            self.set_names_file(path)
 
     def choose_output_dir(self) -> None:
         path = QFileDialog.getExistingDirectory(self._parent, "Output folder", str(self._settings.output_dir()))

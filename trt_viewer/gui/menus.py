@@ -1,15 +1,21 @@
-"""Menus that fill themselves when opened: recent files (checked to still exist) and cameras."""
+"""Menus that fill themselves when opened: recent files (checked to still exist) and cameras;
+and the menus added to the shell's: Model, Playback ▸ Each Image, Help ▸ Demo."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QMenu, QWidget
+from PySide6.QtWidgets import QMenu, QMenuBar, QWidget
 
 from trt_viewer.gui.cameras import CameraList
 from trt_viewer.gui.files import display_name
+
+if TYPE_CHECKING:
+    from trt_viewer.gui.actions import Actions
+    from trt_viewer.gui.choosing import Chooser
 
 
 def _short(path: str) -> str:
@@ -75,3 +81,43 @@ def source_menu(actions: list[QAction], cameras: CameraMenu, recent: RecentMenu,
     menu.addMenu(cameras)
     menu.addMenu(recent)
     return menu
+
+
+def _menu_holding(bar: QMenuBar, action: QAction) -> QMenu | None:
+    """The menu of the bar that holds `action`."""
+    for item in bar.actions():
+        menu = item.menu()
+        if isinstance(menu, QMenu) and action in menu.actions():
+            return menu
+    return None
+
+
+def install_menus(bar: QMenuBar, actions: Actions, chooser: Chooser, each_image: QMenu, demo: QAction) -> None:
+    """What the shell's menus lack: Model (open, recent, class names) after File; Playback ▸
+    Each Image after Real-time; Help ▸ Demo first in Help."""
+    model = QMenu("&Model", bar)
+    model.addAction(actions.open_model)
+    model.addMenu(chooser.recent_models)
+    model.addSeparator()
+    model.addAction(chooser.names_action)
+    model.addAction(chooser.own_names_action)
+    playback = _menu_holding(bar, actions.realtime)
+    if playback is not None:
+        bar.insertMenu(playback.menuAction(), model)
+        entries = playback.actions()
+        after = entries.index(actions.realtime) + 1
+        if after < len(entries):
+            playback.insertMenu(entries[after], each_image)
+        else:
+            playback.addMenu(each_image)
+    else:
+        bar.addMenu(model)
+    help_menu = _menu_holding(bar, actions.shortcuts)
+    if help_menu is None:
+        help_menu = bar.addMenu("&Help")
+    first = help_menu.actions()[0] if help_menu.actions() else None
+    if first is not None:
+        help_menu.insertAction(first, demo)
+        help_menu.insertSeparator(first)
+    else:
+        help_menu.addAction(demo)

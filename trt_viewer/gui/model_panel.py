@@ -1,13 +1,48 @@
-"""What the loaded model is: backend, precision, input size, output layout, I/O tensors, classes."""
+"""What the loaded model is: backend, where it runs (the execution provider), precision, input
+size, output layout, I/O tensors, classes and where their names come from."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
+
+GPU_HINT = ("ONNX Runtime runs it on the CPU. On an NVIDIA GPU it runs on CUDA with the GPU build: "
+            "pip install onnxruntime-gpu (instead of onnxruntime)")
+
+
+def execution(info: dict[str, Any]) -> tuple[str, str]:
+    """Where the model runs, as (short text, longer explanation). ONNX Runtime names the
+    execution provider it chose in the precision ("float32 (CUDA)"); TensorRT always runs
+    on the GPU."""
+    backend = str(info.get("backend", ""))
+    if backend == "tensorrt":
+        device = info.get("device") or "NVIDIA GPU"
+        return f"GPU · {device} (TensorRT)", f"TensorRT runs it on {device}"
+    provider = str(info.get("provider", ""))
+    if not provider:
+        match = re.search(r"\((\w+)\)\s*$", str(info.get("precision", "")))
+        provider = match.group(1) if match else ""
+    provider = provider.removesuffix("ExecutionProvider")
+    if not provider:
+        return "–", ""
+    if provider == "CPU":
+        return "CPU (ONNX Runtime CPUExecutionProvider)", GPU_HINT
+    if provider in ("CUDA", "TensorRT"):
+        return (f"NVIDIA GPU · {provider} (ONNX Runtime {provider}ExecutionProvider)",
+                f"ONNX Runtime runs it on the NVIDIA GPU with its {provider}ExecutionProvider")
+    return f"{provider} (ONNX Runtime {provider}ExecutionProvider)", f"ONNX Runtime's {provider}ExecutionProvider"
+
+
+def _names_text(count: int, source: str) -> tuple[str, str]:
+    """The Classes field: a names file by its name (the full path in the tooltip)."""
+    if "/" in source or "\\" in source or Path(source).suffix in (".txt", ".names"):
+        return f"{count} from {Path(source).name}", source
+    return f"{count} ({source})", ""
 
 
 def _value() -> QLabel:
@@ -26,7 +61,7 @@ class ModelPanel(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.fields: dict[str, QLabel] = {}
         for key, title in (
-            ("file", "File"), ("backend", "Backend"), ("precision", "Precision"),
+            ("file", "File"), ("backend", "Backend"), ("runs_on", "Runs on"), ("precision", "Precision"),
             ("input_size", "Input size"), ("layout", "Output layout"), ("preset", "Preprocessing"),
             ("classes", "Classes"),
         ):
@@ -49,6 +84,7 @@ class ModelPanel(QWidget):
         column.addWidget(tensors)
         column.addWidget(names, 1)
         self._fit_tensors(2)
+        self.loaded = False  # the fields describe a loaded model, not only a chosen one
         self.clear()
 
     def _fit_tensors(self, lines: int) -> None:
@@ -57,8 +93,10 @@ class ModelPanel(QWidget):
         self.tensors.setFixedHeight(line * min(max(lines, 2), 8) + 14)
 
     def clear(self, path: str | None = None) -> None:
+        self.loaded = False
         for label in self.fields.values():
             label.setText("–")
+            label.setToolTip("")
         if path:
             self.fields["file"].setText(Path(path).name)
             self.fields["file"].setToolTip(path)
@@ -71,13 +109,35 @@ class ModelPanel(QWidget):
         self.fields["file"].setText(Path(info["model"]).name)
         self.fields["file"].setToolTip(info["model"])
         self.fields["backend"].setText(info["backend"])
-        self.fields["precision"].setText(info["precision"])
+        runs_on, detail = execution(info)
+        self.fields["runs_on"].setText(runs_on)
+        self.fields["runs_on"].setToolTip(detail)
+        precision = str(info["precision"])
+        if info["backend"] == "onnxruntime":  # "float32 (CPU)": the provider has a row of its own
+            precision = re.sub(r"\s*\(\w+\)\s*$", "", precision) or precision
+        self.fields["precision"].setText(precision)
         self.fields["input_size"].setText(f"{h} × {w} (H × W)")
         self.fields["layout"].setText(info["layout"])
         self.fields["preset"].setText(info["preset"])
         names = info["names"]
-        self.fields["classes"].setText(f"{len(names)} ({info['names_source']})")
+        text, tip = _names_text(len(names), str(info["names_source"]))
+        self.fields["classes"].setText(text)
+        self.fields["classes"].setToolTip(tip)
         lines = [f"in   {t}" for t in info["inputs"]] + [f"out  {t}" for t in info["outputs"]]
         self.tensors.setPlainText("\n".join(lines))
         self._fit_tensors(len(lines))
         self.names.setPlainText("\n".join(f"{i:>3}  {n}" for i, n in enumerate(names)))
+        self.loaded = True
+
+    def set_names_file(self, path: str | None, chosen: bool = False) -> None:
+        """Class names chosen for the model (Model ▸ Class Names…), read when it next loads.
+        chosen: just now, so the loaded model's names no longer apply."""
+        if self.loaded and not chosen:
+            return
+        field = self.fields["classes"]
+        if path:
+            field.setText(f"from {Path(path).name} (read when playing starts)")
+            field.setToolTip(path)
+        elif chosen or field.toolTip():
+            field.setText("the model's own (read when playing starts)" if chosen else "–")
+            field.setToolTip("")

@@ -1,5 +1,6 @@
-"""What the window saves: snapshots of the frame on screen, and the recording and export
-the run writes while it plays (their toggles follow what the worker reports)."""
+"""What the window saves: snapshots of the frame on screen (named after the source, or after
+the image on screen for images), and the recording and export the run writes while it plays
+(their toggles follow what the worker reports)."""
 
 from __future__ import annotations
 
@@ -61,7 +62,12 @@ class Outputs:
         except OSError as exc:
             self._messages.show_error(self._folder_error(exc))
             return None
-        path = output_path(folder, files.stem_for_output(self._source() or "frame"), ".png", packet.index)
+        info = self._run.source_info
+        if info is not None and info.images and packet.name:
+            # An image is named after itself (dog_20250101-120000.png), not its folder.
+            path = output_path(folder, files.stem_for_output(packet.name), ".png")
+        else:
+            path = output_path(folder, files.stem_for_output(self._source() or "frame"), ".png", packet.index)
         self.saver.save(packet.annotated(), path)
         return path
 

@@ -225,6 +225,12 @@ class RunControl(QObject):
         if self.worker is not None:
             self.worker.set_realtime(on)
 
+    def set_image_seconds(self, seconds: float) -> None:
+        """How long each image of a folder stays while playing (0: pause on each); a new
+        run gets it in its RunSpec."""
+        if self.worker is not None:
+            self.worker.set_image_seconds(seconds)
+
     def set_config(self, config: PostprocessConfig) -> None:
         if self.worker is not None:
             self.worker.set_config(config)

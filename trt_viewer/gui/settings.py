@@ -6,6 +6,7 @@ may have been moved, and the window must open cleanly anyway.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,23 @@ class Settings:
     def remember_session(self, model: str | None, source: str | None) -> None:
         self.set("session/model", model or "")
         self.set("session/source", source or "")
+
+    # -- class names chosen per model (Model ▸ Class Names…) ------------------------------
+    @staticmethod
+    def _names_key(model: str) -> str:
+        # A path is no QSettings key (slashes make groups): its hash is.
+        return "names/" + hashlib.sha1(str(Path(model).expanduser()).encode("utf-8")).hexdigest()[:20]
+
+    def names_file(self, model: str) -> str | None:
+        """The class names file chosen for this model, if it is still there."""
+        stored = self.get(self._names_key(model), "", str)
+        return stored if stored and Path(stored).is_file() else None
+
+    def set_names_file(self, model: str, path: str | None) -> None:
+        if path:
+            self.set(self._names_key(model), path)
+        else:
+            self.store.remove(self._names_key(model))
 
     # -- detection settings and the output folder -----------------------------------------
     def detection(self) -> tuple[PostprocessConfig, str]:

@@ -22,8 +22,10 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import QMainWindow
 
 from trt_viewer.gui.actions import Actions
+from trt_viewer.gui.app import Demo
 from trt_viewer.gui.choosing import Chooser
 from trt_viewer.gui.display import Display
+from trt_viewer.gui.menus import install_menus
 from trt_viewer.gui.messages import Messages
 from trt_viewer.gui.outputs import Outputs
 from trt_viewer.gui.preferences import Preferences
@@ -57,6 +59,8 @@ class MainWindow(QMainWindow):
         self.outputs = Outputs(self, self.settings, self.actions_, self.shell.view, self.run, self.messages,
                                lambda: self.chooser.source)
         self.preferences = Preferences(self.settings, self.actions_, self.shell.transport, self.shell.view, self.run)
+        self.demo = Demo(self)
+        install_menus(self.menuBar(), self.actions_, self.chooser, self.preferences.image_menu, self.demo.action)
         self._wire()
         self.shell.restore(self.settings)
         self.preferences.restore()
@@ -115,6 +119,8 @@ class MainWindow(QMainWindow):
         return RunSpec(
             model=model, source=source, preset=detection.preset_name(), config=detection.config(),
             loop=self.actions_.loop.isChecked(), realtime=self.actions_.realtime.isChecked(), start_paused=paused,
+            image_seconds=self.preferences.image_seconds,
+            names_file=Path(self.chooser.names_file) if self.chooser.names_file else None,
         )
 
     # ======================================================================== the viewer's API
