@@ -10,7 +10,8 @@ The same seed always gives the same pixels and boxes.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -51,6 +52,18 @@ class Scene:
 
     def __iter__(self) -> Iterator[np.ndarray]:
         return iter((self.image, self.boxes, self.class_ids))
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """The objects of one clip frame: who, what and where (the boxes of Scene)."""
+
+    object_ids: np.ndarray  # [N] int64, the object's identity in its clip, from 1
+    boxes: np.ndarray  # [N, 4] float32 x1, y1, x2, y2 in pixels
+    class_ids: np.ndarray  # [N] int64
+
+    def __len__(self) -> int:
+        return len(self.object_ids)
 
 
 def make_rng(seed: Seed) -> np.random.Generator:
@@ -488,6 +501,14 @@ def compose(background: np.ndarray, sprites: list[Sprite]) -> tuple[np.ndarray, 
 
     Returns the float image, boxes [N, 4] and class ids [N] in the sprites' order.
     """
+    img, boxes, ids, _ = compose_indexed(background, sprites)
+    return img, boxes, ids
+
+
+def compose_indexed(background: np.ndarray,
+                    sprites: list[Sprite]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """compose(), and which sprite each box belongs to: the image, boxes [N, 4], class ids
+    [N] and the sprites' indices [N] (int64, increasing)."""
     h, w = background.shape[:2]
     img = background.copy()
     rendered = [render_sprite(s) for s in sprites]
@@ -514,7 +535,7 @@ def compose(background: np.ndarray, sprites: list[Sprite]) -> tuple[np.ndarray, 
     found.sort()
     boxes = np.array([b for _, b in found], np.float32).reshape(-1, 4)
     ids = np.array([sprites[i].cls for i, _ in found], np.int64)
-    return img, boxes, ids
+    return img, boxes, ids, np.array([i for i, _ in found], np.int64)
 
 
 def _lighting(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
@@ -729,8 +750,42 @@ class SceneVideo:
         live.sort(key=lambda tr: tr.depth)
         return [tr.sprite(t, self.exposure, self.fps) for tr in live]
 
+    def live_objects(self, index: int) -> list[int]:
+        """Object ids (index in `tracks` + 1) of the sprites(index), in the same order."""
+        t = index / self.fps
+        live = [k for k, tr in enumerate(self.tracks) if tr.t0 <= t <= tr.t0 + tr.duration]
+        live.sort(key=lambda k: self.tracks[k].depth)  # stable, as in sprites()
+        return [k + 1 for k in live]
+
+    def frame_and_truth(self, index: int) -> tuple[Scene, GroundTruth]:
+        """frame(index) and who each of its boxes is: an object keeps its id for the whole
+        clip, through occlusion and while it is too little in view to have a box."""
+        img, boxes, ids, which = compose_indexed(self.background, self.sprites(index))
+        objects = np.array(self.live_objects(index), np.int64)[which] if len(which) else np.zeros(0, np.int64)
+        return self._finish_frame(index, img, boxes, ids), GroundTruth(objects, boxes, ids)
+
+    def ground_truth(self, index: int) -> GroundTruth:
+        """The ground truth of frame(index) without finishing its image (a little cheaper)."""
+        _, boxes, ids, which = compose_indexed(self.background, self.sprites(index))
+        objects = np.array(self.live_objects(index), np.int64)[which] if len(which) else np.zeros(0, np.int64)
+        return GroundTruth(objects, boxes, ids)
+
+    def write_mot_ground_truth(self, path: str | os.PathLike[str], frames: int | None = None,
+                               classes: bool = False) -> int:
+        """MOTChallenge gt.txt of the first `frames` frames (all by default): lines
+        `frame,id,x,y,w,h,1,class,1` with 1-based frame numbers. class is 1 for every
+        object (MOTChallenge's evaluated class, so TrackEval scores all of them) unless
+        `classes`, where it is the class id + 1. Returns the number of lines."""
+        lines = mot_ground_truth_lines((self.ground_truth(i) for i in range(frames or self.n_frames)), classes)
+        with open(path, "w", encoding="utf-8") as f:
+            f.writelines(lines)
+        return len(lines)
+
     def frame(self, index: int) -> Scene:
         img, boxes, ids = compose(self.background, self.sprites(index))
+        return self._finish_frame(index, img, boxes, ids)
+
+    def _finish_frame(self, index: int, img: np.ndarray, boxes: np.ndarray, ids: np.ndarray) -> Scene:
         t = index / self.fps
         flicker = 1 + 0.08 * math.sin(0.7 * t + self._light_phase[0]) + 0.04 * math.sin(2.3 * t + self._light_phase[1])
         out = cv2.convertScaleAbs(img, alpha=flicker)
@@ -743,6 +798,17 @@ class SceneVideo:
 
     def __iter__(self) -> Iterator[Scene]:
         return (self.frame(i) for i in range(self.n_frames))
+
+
+def mot_ground_truth_lines(truths: Iterable[GroundTruth], classes: bool = False) -> list[str]:
+    """MOTChallenge ground truth lines, frame numbers from 1 (see write_mot_ground_truth)."""
+    lines = []
+    for frame, gt in enumerate(truths, 1):
+        for oid, box, cls in zip(gt.object_ids.tolist(), gt.boxes.tolist(), gt.class_ids.tolist()):
+            x1, y1, x2, y2 = box
+            cls_column = cls + 1 if classes else 1
+            lines.append(f"{frame},{oid},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},1,{cls_column},1\n")
+    return lines
 
 
 def generate_clip(seed: int, width: int = 1280, height: int = 720, n_frames: int = 720,
