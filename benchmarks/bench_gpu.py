@@ -99,6 +99,24 @@ def staging(cuda: Any, reps: int) -> dict[str, float]:
     return out
 
 
+def standin_tensorrt(engine_ms: float) -> tuple[Any, Any, Any]:
+    """The stand-in `tensorrt` module on the real GPU: (device, held primary context,
+    TimedCudaMemory). The context stays pushed, so the stand-in's device buffers outlive
+    each backend; pop and detach it at the end, and close the memory."""
+    import pycuda.driver as cuda
+    from fakes.fake_tensorrt import STYLES, Device, make_tensorrt
+    from fakes.real_cuda import TimedCudaMemory
+
+    cuda.init()
+    dev = cuda.Device(0)
+    held = dev.retain_primary_context()
+    held.push()
+    memory = TimedCudaMemory(cuda, engine_ms)
+    major, minor = dev.compute_capability()
+    sys.modules["tensorrt"] = make_tensorrt(STYLES["10"], Device(memory, dev.name(), f"{major}.{minor}"))
+    return dev, held, memory
+
+
 def build_engine(onnx_path: Path, folder: Path) -> Path:
     import argparse as ap
 
@@ -128,21 +146,12 @@ def main() -> int:
     args = ap.parse_args()
 
     import pycuda.driver as cuda
-    from fakes.fake_tensorrt import STYLES, Device, make_tensorrt
-    from fakes.real_cuda import TimedCudaMemory
 
     from trt_viewer.bench.report import format_text
     from trt_viewer.bench.run import BenchOptions, machine, run_bench
 
-    cuda.init()
-    dev = cuda.Device(0)
-    # Held for the whole run, so the stand-in's device buffers outlive each backend.
-    held = dev.retain_primary_context()
-    held.push()
+    dev, held, memory = standin_tensorrt(args.engine_ms)
     results: dict[str, Any] = {"device": dev.name(), "machine": machine(), "engine_ms": args.engine_ms}
-    memory = TimedCudaMemory(cuda, args.engine_ms)
-    major, minor = dev.compute_capability()
-    sys.modules["tensorrt"] = make_tensorrt(STYLES["10"], Device(memory, dev.name(), f"{major}.{minor}"))
     out = Path(args.out)
     failed = []
 

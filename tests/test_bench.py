@@ -59,21 +59,25 @@ def test_the_report_counts_fps_ratios_and_the_derived_figures() -> None:
     assert derive({"infer": 0.01}, "sequential") == {"infer": 0.01}  # ONNX Runtime: nothing to derive
 
 
-def test_bench_on_onnxruntime_measures_three_modes(models: dict[str, Path], square_video: Path,
+def test_bench_on_onnxruntime_measures_four_modes(models: dict[str, Path], square_video: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = bench_cli(["--model", str(models["raw"]), "--source", str(square_video), "--frames", "12",
                                 "--rounds", "2", "--warmup", "2", "--json"], capsys)
     assert code == 0, err
     report = json.loads(out)
     modes = report["modes"]
-    assert list(modes) == ["model", "sequential", "pipeline"]
+    assert list(modes) == ["decode", "model", "sequential", "pipeline"]
     assert all(len(m["fps_rounds"]) == 2 and m["fps"] > 0 for m in modes.values())
-    assert [m["frames"] for m in modes.values()] == [24, 24, 24]
+    assert [m["frames"] for m in modes.values()] == [24, 24, 24, 24]
+    assert set(modes["decode"]["stages"]) == {"read"}  # decoding alone: reads, nothing else
     assert set(modes["model"]["stages"]) == {"infer"}
     shown = {"draw", "qimage"} if report["setup"]["qimage"] else {"draw"}
     assert set(modes["sequential"]["stages"]) == {"read", "preprocess", "infer", "postprocess"} | shown
     assert set(modes["pipeline"]["stages"]) == {"read", "preprocess", "infer", "postprocess"} | shown
-    assert set(report["ratios"]) == {"pipeline/sequential", "pipeline/model", "sequential/model"}
+    assert set(report["ratios"]) == {"pipeline/sequential", "pipeline/model", "sequential/model", "pipeline/decode",
+                                     "pipeline/ceiling"}
+    ceiling = min(modes["decode"]["fps"], modes["model"]["fps"])
+    assert report["ratios"]["pipeline/ceiling"] == pytest.approx(modes["pipeline"]["fps"] / ceiling, abs=1e-3)
     assert report["setup"]["backend"] == "onnxruntime"
     assert report["setup"]["letterbox"] == "CPU (the onnxruntime backend letterboxes on the CPU)"
     assert report["setup"]["frame_size"] == [96, 64] and not report["setup"]["in_memory"]
@@ -92,7 +96,7 @@ def test_bench_text_report_and_options(models: dict[str, Path], square_video: Pa
     code, _, err = bench_cli(["--model", str(models["raw"]), "--source", str(square_video), "--modes", "model,gpu"],
                              capsys)
     assert code == 2
-    assert err.strip() == "trt-viewer: error: unknown mode(s) gpu; choose from model, sequential, pipeline"
+    assert err.strip() == "trt-viewer: error: unknown mode(s) gpu; choose from decode, model, sequential, pipeline"
     code, _, err = bench_cli(["--model", str(models["raw"]), "--source", "/nonexistent.mp4"], capsys)
     assert code == 2 and "does not exist" in err and len(err.strip().splitlines()) == 1
 
@@ -175,3 +179,37 @@ def test_bench_on_the_real_model(data_dir: Path, capsys: pytest.CaptureFixture[s
     assert report["setup"]["input_size"] == [416, 416] and report["setup"]["frame_size"] == [768, 432]
     assert all(report["modes"][m]["frames"] == 8 for m in ("model", "sequential", "pipeline"))
     assert np.isfinite(list(report["ratios"].values())).all()
+
+
+def test_the_real_video_benchmark_script_runs_on_the_doubles(
+        models: dict[str, Path], gpu: FakeGpu, square_video: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """benchmarks/bench_video.py (the pipeline on a decoded file under thread settings), on the fake GPU."""
+    import fakes.real_cuda
+
+    class FakeTimedMemory:
+        def __init__(self, cuda: Any, ms: float = 1.0) -> None:
+            pass
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(gpu, name)
+
+        def close(self) -> None:
+            pass
+
+    gpu.nvcc = True
+    monkeypatch.setattr(fakes.real_cuda, "TimedCudaMemory", FakeTimedMemory)
+    monkeypatch.setitem(sys.modules, "tensorrt", None)
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    monkeypatch.setattr(sys, "argv", ["bench_video.py", "--model", str(models["coco"]), "--source", str(square_video),
+                                      "--out", str(tmp_path), "--frames", "8", "--warmup", "2", "--rounds", "1",
+                                      "--variants", "base,cv_1,decode_2+cv_2,ahead_4,no_draw"])
+    import bench_video
+
+    assert bench_video.main() == 0
+    variants = json.loads((tmp_path / "video_bench.json").read_text())["variants"]
+    assert list(variants) == ["base", "cv_1", "decode_2+cv_2", "ahead_4", "no_draw"]
+    for report in variants.values():
+        assert not report["setup"]["in_memory"] and report["modes"]["decode"]["frames"] == 8
+        assert "pipeline/ceiling" in report["ratios"]
+    assert "draw" not in variants["no_draw"]["modes"]["pipeline"]["stages"]

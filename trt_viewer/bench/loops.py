@@ -1,5 +1,6 @@
-"""The three ways of running a model over frames, each timing every stage of every frame.
+"""The ways of running a model over frames, each timing every stage of every frame.
 
+- decode alone: every frame read from the source and nothing else (the decoder's ceiling);
 - model alone: back-to-back inference on inputs letterboxed beforehand (the ceiling);
 - sequential: read, letterbox, infer, decode + per-class NMS, draw (and QImage), one after
   another in one thread, as the YOLOX demos do;
@@ -54,6 +55,26 @@ def _show(detector: Detector, image: np.ndarray, result: Any, display: Display |
         display(annotated)
         times["qimage"] = time.perf_counter() - t1
     return times
+
+
+def decode_alone(source: Source, frames: int, warmup: int) -> Run:
+    """Every frame read, nothing done with it: what the source can give at most."""
+    run = Run("decode")
+    start = time.perf_counter()
+    try:
+        for n in range(warmup + frames):
+            if n == warmup:
+                start = time.perf_counter()
+            t0 = time.perf_counter()
+            if source.read() is None:
+                break
+            if n >= warmup:
+                run.samples.append({"read": time.perf_counter() - t0})
+    finally:
+        source.close()
+    run.seconds = time.perf_counter() - start
+    run.frames = len(run.samples)
+    return run
 
 
 def model_alone(detector: Detector, images: list[np.ndarray], frames: int, warmup: int) -> Run:
@@ -149,14 +170,14 @@ class _Recording(Listener):
 
 
 def pipeline(detector: Detector, source: Source, frames: int, warmup: int, display: Display | None,
-             draw: bool = True) -> Run:
+             draw: bool = True, read_ahead: int = 2) -> Run:
     """trt_viewer's pipeline (the player of the viewer and `run`), with the drawing in a
     background sink as `run` does it."""
     run = Run("pipeline")
     shower = _Shower(detector, display)
     sink: BackgroundSink[Result] = BackgroundSink(shower if draw else lambda result: None)
     recording = _Recording(sink, frames, warmup)
-    player = recording.player = Player(recording, PlayOptions(interactive=False))
+    player = recording.player = Player(recording, PlayOptions(interactive=False, depth=read_ahead))
     try:
         player.run(lambda: nullcontext(detector), source.spec, lambda spec: source)
     finally:

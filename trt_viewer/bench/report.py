@@ -1,7 +1,8 @@
 """From per-frame stage times to the report: FPS per mode, stage p50/p95, ratios.
 
 Stages (milliseconds in the report):
-  read           source.read(): video decode, or next to nothing from memory
+  read           source.read(): video decode, or next to nothing from memory (decode alone:
+                 only this)
   preprocess     CPU letterbox into the input tensor; with GPU preprocessing only the copy
                  of the raw frame into its page-locked buffer
   enqueue        host time to queue the copies, the letterbox kernel and execute_async_v3
@@ -29,7 +30,7 @@ import numpy as np
 
 from trt_viewer.bench.loops import Run
 
-MODES = ("model", "sequential", "pipeline")
+MODES = ("decode", "model", "sequential", "pipeline")
 STAGES = ("read", "preprocess", "enqueue", "execute", "h2d", "gpu_letterbox", "compute", "d2h", "wait", "fetch",
           "infer", "postprocess", "draw", "qimage", "host", "outside_engine")
 
@@ -73,10 +74,16 @@ def summarize(runs: dict[str, list[Run]]) -> dict[str, Any]:
     # work only ever slows a round down, so the best rounds are the closest to what the
     # machine can do when it is quiet (timeit's reasoning); the medians show the typical run.
     report: dict[str, Any] = {"modes": modes, "ratios": {}, "ratios_best": {}}
-    for a, b in (("pipeline", "sequential"), ("pipeline", "model"), ("sequential", "model")):
+    for a, b in (("pipeline", "sequential"), ("pipeline", "model"), ("sequential", "model"), ("pipeline", "decode")):
         if a in modes and b in modes and modes[b]["fps"] > 0:
             report["ratios"][f"{a}/{b}"] = round(modes[a]["fps"] / modes[b]["fps"], 3)
             report["ratios_best"][f"{a}/{b}"] = round(modes[a]["fps_best"] / modes[b]["fps_best"], 3)
+    if "pipeline" in modes and "decode" in modes and "model" in modes:
+        # The real ceiling: the pipeline can go no faster than the slower of the two.
+        for key, fps in (("ratios", "fps"), ("ratios_best", "fps_best")):
+            ceiling = min(modes["decode"][fps], modes["model"][fps])
+            if ceiling > 0:
+                report[key]["pipeline/ceiling"] = round(modes["pipeline"][fps] / ceiling, 3)
     engine = [s["compute"] for mode in ("model", "sequential") for r in runs.get(mode, []) for s in r.samples
               if "compute" in s]
     if engine:

@@ -40,6 +40,8 @@ class BenchOptions:
     frame_size: tuple[int, int] | None = None  # (width, height): resize frames (in memory)
     gpu_preprocess: bool | None = None
     ort_workers: int | None = None
+    decode_threads: int | None = None  # FFmpeg's threads for a video file (None: OpenCV's choice)
+    read_ahead: int = 2  # frames the pipeline's reader prepares ahead
     copy_threads: int | None = None
     write_combined: bool | None = None
     modes: tuple[str, ...] = MODES
@@ -73,7 +75,7 @@ def _sources(opts: BenchOptions) -> tuple[Callable[[int], Source], list[np.ndarr
     size = (images[0].shape[1], images[0].shape[0])
     if in_memory:
         return (lambda n: MemorySource(opts.source, images, n)), images, size
-    return (lambda n: open_source(opts.source)), images, size
+    return (lambda n: open_source(opts.source, decode_threads=opts.decode_threads)), images, size
 
 
 def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -102,12 +104,14 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None)
         n, w = opts.frames, opts.warmup
         for r in range(opts.rounds):
             for mode in opts.modes:
-                if mode == "model":
+                if mode == "decode":
+                    run = loops.decode_alone(make_source(n + w), n, w)
+                elif mode == "model":
                     run = loops.model_alone(detector, images, n, w)
                 elif mode == "sequential":
                     run = loops.sequential(detector, make_source(n + w), n, w, display, opts.draw)
                 else:
-                    run = loops.pipeline(detector, make_source(n + w), n, w, display, opts.draw)
+                    run = loops.pipeline(detector, make_source(n + w), n, w, display, opts.draw, opts.read_ahead)
                 runs[mode].append(run)
             say(f"round {r + 1}/{opts.rounds}: " + ", ".join(f"{m} {runs[m][-1].fps:.1f} FPS" for m in opts.modes))
         reason = detector.cpu_letterbox_reason

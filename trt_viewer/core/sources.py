@@ -268,10 +268,13 @@ def quiet_opencv() -> None:
         cv_logging.setLogLevel(cv_logging.LOG_LEVEL_ERROR)
 
 
-def _open_capture(target: str | int, api: int) -> cv2.VideoCapture | None:
-    """The capture, opened or not; None where OpenCV refused the arguments themselves."""
+def _open_capture(target: str | int, api: int, decode_threads: int | None = None) -> cv2.VideoCapture | None:
+    """The capture, opened or not; None where OpenCV refused the arguments themselves.
+    decode_threads: FFmpeg's decoding threads for a file (None: OpenCV's choice)."""
     quiet_opencv()
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, OPEN_TIMEOUT_MS, cv2.CAP_PROP_READ_TIMEOUT_MSEC, READ_TIMEOUT_MS]
+    if decode_threads:
+        params += [cv2.CAP_PROP_N_THREADS, decode_threads]
     try:
         return cv2.VideoCapture(target, api, params)
     except cv2.error:
@@ -340,10 +343,12 @@ def _folder_images(path: Path) -> list[Path]:
     return sorted(images, key=_natural_key)
 
 
-def open_source(spec: str) -> Source:
+def open_source(spec: str, decode_threads: int | None = None) -> Source:
     """Open a source from what the user typed; InputError with one line if unusable.
 
-    An all-digit name is a file or folder where one of that name exists, else a camera index."""
+    An all-digit name is a file or folder where one of that name exists, else a camera index.
+    decode_threads: FFmpeg's threads for decoding a video file (None: OpenCV's choice, one
+    per core)."""
     spec = spec.strip()
     if not spec:
         raise InputError("no source given")
@@ -373,5 +378,5 @@ def open_source(spec: str) -> Source:
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         return ImageFilesSource(spec, [path], first=read_image(path))  # fails now, not in the reader
     failure = f"cannot decode video {spec}: not a format OpenCV can read"
-    capture = _opened(_open_capture(str(path), cv2.CAP_ANY), failure)
+    capture = _opened(_open_capture(str(path), cv2.CAP_ANY, decode_threads), failure)
     return CaptureSource(spec, capture, live=False)

@@ -6,7 +6,7 @@ them is visible (fullscreen hides them all; the actions stay on the window).
 
 from __future__ import annotations
 
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QWidget
 
 from trt_viewer.gui import icons
@@ -20,15 +20,21 @@ SHORTCUTS = (
     ("S", "Snapshot to PNG"),
     ("R", "Record the annotated video"),
     ("E", "Export detections (JSONL)"),
-    ("F", "Fullscreen"),
-    ("H", "Show the rate on the video"),
+    ("F, double-click", "Fullscreen (double-click the picture)"),
     ("Esc", "Leave fullscreen"),
+    ("H", "Show the rate and count over the video"),
     ("Ctrl+O", "Open a model or a source"),
+    ("Ctrl+M", "Open a model"),
     ("Ctrl+Shift+O", "Open a folder of images"),
     ("Ctrl+U", "Open a stream URL"),
+    ("F1", "This list"),
     ("Ctrl+Q", "Quit"),
     ("Ctrl+C", "(in the terminal) quit"),
 )
+
+# View > Labels: multiples of the automatic line width and label size (core.drawing.DrawStyle).
+LINE_WIDTHS = (("&Thin Lines", 0.5), ("&Normal Lines", 1.0), ("T&hick Lines", 2.0))
+FONT_SIZES = (("&Small Labels", 0.75), ("Nor&mal Labels", 1.0), ("&Large Labels", 1.5))
 
 
 class Actions:
@@ -72,10 +78,27 @@ class Actions:
 
         self.hud = make("Show &Rate on the Video", "H", checkable=True,
                         tip="FPS and detection count over the picture (never in snapshots or recordings)")
+        self.show_confidence = make("Show &Confidence", checkable=True,
+                                    tip="The score beside each label, on the video, snapshots and recordings")
+        self.line_widths = self._choices(window, LINE_WIDTHS, "Line width of the boxes")
+        self.font_sizes = self._choices(window, FONT_SIZES, "Size of the labels")
         self.fullscreen = make("&Fullscreen", "F", "fullscreen", "Fullscreen", checkable=True)
         self.leave_fullscreen = make("Leave Fullscreen", "Esc")
         self.shortcuts = make("&Keyboard Shortcuts", "F1")
         self.about = make("&About trt-viewer")
+
+    @staticmethod
+    def _choices(window: QWidget, choices: tuple[tuple[str, float], ...], tip: str) -> dict[float, QAction]:
+        """One checkable action per value, one of them checked at a time."""
+        group = QActionGroup(window)
+        actions = {}
+        for text, value in choices:
+            action = QAction(text, group)
+            action.setCheckable(True)
+            action.setToolTip(f"{tip}: {text.replace('&', '').lower()}")
+            action.setData(value)
+            actions[value] = action
+        return actions
 
     def set_playing(self, playing: bool) -> None:
         self.play.setText("&Pause" if playing else "&Play")

@@ -1,13 +1,21 @@
 """The picture and the rates: each frame the run shows, the HUD over it, the FPS label
-and the statistics panel."""
+and the statistics panel.
+
+Whatever is said about "this frame" (the HUD's count, the per-class "This frame" column)
+comes from the frame on screen, updated as each is shown; the run's figures (rates,
+stage times, totals) from the worker's stats reports, a few times a second.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel
 
+from trt_viewer.core.detections import label_for
+from trt_viewer.core.drawing import DEFAULT_STYLE, DrawStyle
 from trt_viewer.core.stats import FpsMeter
 from trt_viewer.gui.stats_panel import StatsPanel
 from trt_viewer.gui.transport import TransportBar
@@ -19,6 +27,16 @@ if TYPE_CHECKING:
 
 NO_RATE = "– FPS"
 REFRESH_MS = 500
+
+
+def frame_counts(packet: FramePacket | None) -> dict[str, int]:
+    """Detections per label in one frame."""
+    if packet is None:
+        return {}
+    labels = packet.labels
+    if len(labels) != len(packet.detections):
+        labels = [label_for(packet.names, int(c)) for c in packet.detections.class_ids]
+    return dict(Counter(labels))
 
 
 class Display(QObject):
@@ -40,6 +58,8 @@ class Display(QObject):
         self._fps_label = fps_label
         self.display_meter = FpsMeter()
         self.last_stats: dict[str, Any] | None = None  # the current run's latest report
+        self.style = DEFAULT_STYLE  # how boxes and labels are drawn
+        self._counts_shown: dict[str, int] | None = None  # the panel's "This frame" column
         self._tick = QTimer(self)
         self._tick.setInterval(REFRESH_MS)
         self._tick.timeout.connect(self.refresh_rates)
@@ -48,19 +68,53 @@ class Display(QObject):
     def new_run(self) -> None:
         self.display_meter = FpsMeter()
         self.last_stats = None
+        self._counts_shown = None
         self._stats_panel.reset()
+        self._send_style()
 
     def show_frame(self, packet: FramePacket) -> None:
         self._view.set_image(packet.image)
         self._transport.set_position(packet.index, packet.timestamp)
         self.display_meter.tick()
         self.update_hud()
+        self._update_panel()
         self.frameShown.emit(packet.index)
 
     def show_stats(self, stats: dict[str, Any]) -> None:
         self.last_stats = stats
-        self._stats_panel.update_stats(stats, self._run.state == "playing")
+        self._update_panel(force=True)
         self.refresh_rates()
+
+    def _update_panel(self, force: bool = False) -> None:
+        """The statistics panel: the run's figures from the last report, and the frame on
+        screen's detections in "This frame" (a report's own frame_counts describe the newest
+        frame processed, often not the one shown)."""
+        stats = self.last_stats
+        if stats is None:
+            return
+        counts = frame_counts(self._run.packet)
+        if force or counts != self._counts_shown:
+            self._counts_shown = counts
+            self._stats_panel.update_stats({**stats, "frame_counts": counts}, self._run.state == "playing")
+
+    def set_style(self, style: DrawStyle) -> None:
+        """Draw boxes and labels this way from now on: the run's next frames, and the frame
+        on screen at once when the run is not playing."""
+        if style == self.style:
+            return
+        self.style = style
+        self._send_style()
+        packet = self._run.packet
+        if packet is not None and self._run.state != "playing":
+            width, height, ratio = self._view.device_size()
+            self._view.set_image(packet.redraw((width, height), ratio, style))
+            self.update_hud()
+
+    def _send_style(self) -> None:
+        # Worker.set_style may not exist yet in every worker (test doubles, older workers).
+        send = getattr(self._run.worker, "set_style", None)
+        if send is not None:
+            send(self.style)
 
     def state_changed(self, state: str) -> None:
         if state in ("stopped", "ended", "paused"):
@@ -71,7 +125,8 @@ class Display(QObject):
         packet = self._run.packet
         if packet is not None and self._run.state != "playing":
             # Paused: the worker sends nothing new, so re-render the frame on screen here.
-            self._view.set_image(packet.render((width, height), ratio))
+            self._view.set_image(packet.redraw((width, height), ratio))
+            self.update_hud()
 
     def refresh_rates(self) -> None:
         playing = self._run.state == "playing"
@@ -88,4 +143,4 @@ class Display(QObject):
         if packet is not None:
             n = len(packet.detections)
             lines.append(f"{n} detection{'' if n == 1 else 's'}")
-        self._view.set_hud(lines)
+        self._view.set_hud(lines, packet.regions if packet is not None else ())

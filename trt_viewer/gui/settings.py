@@ -12,6 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
+from trt_viewer.core.drawing import DrawStyle
 from trt_viewer.core.yolox import PostprocessConfig
 from trt_viewer.gui.files import is_model, spec_exists
 
@@ -136,3 +137,35 @@ class Settings:
     def save_window_state(self, geometry: QByteArray, state: QByteArray) -> None:
         self.set("window/geometry", geometry)
         self.set("window/state", state)
+
+    def layout_before_fullscreen(self) -> tuple[QByteArray, QByteArray] | None:
+        """The window's geometry and docks as they were before fullscreen, while it is (or
+        was, when the last session ended) fullscreen; None otherwise."""
+        geometry = self.store.value("window/normal_geometry")
+        state = self.store.value("window/normal_state")
+        if isinstance(geometry, QByteArray) and isinstance(state, QByteArray):
+            return geometry, state
+        return None
+
+    def save_layout_before_fullscreen(self, layout: tuple[QByteArray, QByteArray] | None) -> None:
+        """Kept until fullscreen is left; None: left, forget it."""
+        if layout is None:
+            self.store.remove("window/normal_geometry")
+            self.store.remove("window/normal_state")
+        else:
+            self.set("window/normal_geometry", layout[0])
+            self.set("window/normal_state", layout[1])
+
+    # -- how detections are drawn -----------------------------------------------------------
+    def draw_style(self) -> DrawStyle:
+        default = DrawStyle()
+        return DrawStyle(
+            line_width=self.get("labels/line_width", default.line_width, float),
+            font_size=self.get("labels/font_size", default.font_size, float),
+            show_confidence=self.get("labels/confidence", default.show_confidence, bool),
+        )
+
+    def save_draw_style(self, style: DrawStyle) -> None:
+        self.set("labels/line_width", style.line_width)
+        self.set("labels/font_size", style.font_size)
+        self.set("labels/confidence", style.show_confidence)

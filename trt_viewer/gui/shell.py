@@ -2,13 +2,22 @@
 
 The video view and transport bar in the middle, the panels in docks, then menus, toolbar
 and status bar, all built on the QMainWindow given; the dock sizes of the last session.
+
+Fullscreen hides the bars and docks. Leaving it gives back exactly the layout from before:
+the dock sizes, what was shown, the toolbar. Showing the docks again in a window that is
+still fullscreen-sized (the window manager answers later) would otherwise share the space
+out anew, so the layout saved on the way in is restored once the window has its size back.
+Until then it is also kept in the settings: a session that ends fullscreen (or dies there)
+starts next time with the layout from before fullscreen, not the one it closed with.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
@@ -20,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from trt_viewer.core.drawing import DrawStyle
 from trt_viewer.gui.actions import Actions
 from trt_viewer.gui.class_filter import ClassFilter
 from trt_viewer.gui.detection_panel import DetectionPanel
@@ -36,6 +46,57 @@ if TYPE_CHECKING:
 
 DEFAULT_SIZE = (1440, 900)
 DETECTION_DOCK_WIDTH = 350
+SETTLE_MS = 2000  # the longest a window manager may take to give the window its size back
+
+
+class LabelStyle(QObject):
+    """View > Labels: line width, label size and confidence, kept in the settings; `changed`
+    sends the new DrawStyle (the view, snapshots and recordings draw with it)."""
+
+    changed = Signal(object)  # DrawStyle
+
+    def __init__(self, settings: Settings, actions: Actions, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._settings = settings
+        self._actions = actions
+        stored = settings.draw_style()
+        actions.show_confidence.setChecked(stored.show_confidence)
+        for choices, value in ((actions.line_widths, stored.line_width), (actions.font_sizes, stored.font_size)):
+            choices[min(choices, key=lambda v: abs(v - value))].setChecked(True)
+            for action in choices.values():
+                action.toggled.connect(self._update)
+        actions.show_confidence.toggled.connect(self._update)
+        self.style = self._chosen()
+
+    def _chosen(self) -> DrawStyle:
+        a = self._actions
+
+        def checked(choices: dict[float, QAction]) -> float:
+            return next((v for v, action in choices.items() if action.isChecked()), 1.0)
+
+        return DrawStyle(line_width=checked(a.line_widths), font_size=checked(a.font_sizes),
+                         show_confidence=a.show_confidence.isChecked())
+
+    def _update(self) -> None:
+        style = self._chosen()
+        if style != self.style:
+            self.style = style
+            self._settings.save_draw_style(style)
+            self.changed.emit(style)
+
+
+class _Resizes(QObject):
+    """Calls back after each resize of the window it watches."""
+
+    def __init__(self, window: QMainWindow, callback: Callable[[], None]) -> None:
+        super().__init__(window)
+        self._callback = callback
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            QTimer.singleShot(0, self, self._callback)  # once the window's layout has taken it in
+        return False
 
 
 class Shell:
@@ -45,8 +106,19 @@ class Shell:
     def __init__(self, window: QMainWindow, actions: Actions, settings: Settings, chooser: Chooser) -> None:
         self._window = window
         self._actions = actions
+        self._settings = settings
         self._docks_sized = False  # the default dock proportions were applied or restored
-        self._fullscreen_docks: list[QDockWidget] = []  # hidden by fullscreen, to show again after
+        self._fullscreen = False  # the chrome is hidden for fullscreen
+        self._hidden: list[QWidget] = []  # hidden by fullscreen, to show again after
+        self._before: tuple[QByteArray, QByteArray] | None = None  # geometry and layout before fullscreen
+        self._normal_size = QSize()  # the window's size before fullscreen
+        self._maximized = False  # ... and whether it was maximized
+        self._settling = False  # fullscreen was left: the layout waits for the window's size
+        self._settle_timer = QTimer(window)
+        self._settle_timer.setSingleShot(True)
+        self._settle_timer.setInterval(SETTLE_MS)
+        self._settle_timer.timeout.connect(self._settle_timeout)
+        self._resizes = _Resizes(window, self._resized)
         window.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
 
         a = actions
@@ -75,6 +147,7 @@ class Shell:
         window.tabifyDockWidget(self.classes_dock, self.model_dock)
         self.stats_dock.raise_()
 
+        self.labels = LabelStyle(settings, actions, window)
         self._build_menus(chooser)
         self.model_button, self.source_button, self.toolbar = self._build_toolbar(chooser)
         self.state_label, self.backend_label, self.fps_label = self._build_status()
@@ -124,6 +197,12 @@ class Shell:
             m.addAction(dock.toggleViewAction())
         m.addSeparator()
         m.addAction(a.hud)
+        labels = m.addMenu("&Labels")
+        labels.addAction(a.show_confidence)
+        for choices in (a.line_widths, a.font_sizes):
+            labels.addSeparator()
+            for action in choices.values():
+                labels.addAction(action)
         m.addSeparator()
         m.addAction(a.fullscreen)
         m = bar.addMenu("&Help")
@@ -176,14 +255,21 @@ class Shell:
 
     # -- geometry ------------------------------------------------------------------------------
     def restore(self, settings: Settings) -> None:
-        """The window's size and the docks' arrangement from the last session."""
+        """The window's size and the docks' arrangement from the last session (from before
+        fullscreen, if it ended fullscreen), and the labels' style."""
         geometry, state = settings.window_state()
+        before = settings.layout_before_fullscreen()
+        if before is not None:
+            geometry, state = before
+            settings.save_window_state(*before)
+            settings.save_layout_before_fullscreen(None)
         if geometry is not None:
             self._window.restoreGeometry(geometry)
         else:
             self._window.resize(*DEFAULT_SIZE)
         if state is not None:
             self._docks_sized = self._window.restoreState(state)
+        self.labels.changed.emit(self.labels.style)
 
     def shown(self) -> None:
         if not self._docks_sized:
@@ -197,23 +283,71 @@ class Shell:
 
     # -- fullscreen ----------------------------------------------------------------------------
     def set_fullscreen(self, on: bool) -> None:
-        window = self._window
-        if on == window.isFullScreen():
-            self._actions.fullscreen.setChecked(on)
-            return
-        bars = (window.menuBar(), self.toolbar, window.statusBar(), self.transport)
-        if on:
-            self._fullscreen_docks = [d for d in self.docks() if d.isVisible()]
-            for widget in (*bars, *self._fullscreen_docks):
-                widget.hide()
-            window.showFullScreen()
-        else:
-            for widget in (*bars, *self._fullscreen_docks):
-                widget.show()
-            window.showNormal()
+        if on != self._fullscreen:
+            self._fullscreen = on
+            if on:
+                self._enter_fullscreen()
+            else:
+                self._leave_fullscreen()
         self._actions.fullscreen.setChecked(on)
+
+    def _enter_fullscreen(self) -> None:
+        window = self._window
+        if not self._settling:  # else the layout from before the last fullscreen is still the one
+            self._before = (window.saveGeometry(), window.saveState())
+            self._normal_size = window.size()
+            self._maximized = window.isMaximized()
+        self._settling = False
+        self._settle_timer.stop()
+        self._settings.save_layout_before_fullscreen(self._before)
+        chrome = (window.menuBar(), self.toolbar, window.statusBar(), self.transport, *self.docks())
+        self._hidden = [w for w in chrome if not w.isHidden()]
+        for widget in self._hidden:
+            widget.hide()
+        window.showFullScreen()
+
+    def _leave_fullscreen(self) -> None:
+        window = self._window
+        if self._maximized:
+            window.showMaximized()
+        else:
+            window.showNormal()
+        for widget in self._hidden:
+            widget.show()
+        self._hidden = []
+        self._settling = True
+        self._settle_timer.start()
+        self._restore_layout()
+
+    def _resized(self) -> None:
+        if self._settling:
+            self._restore_layout()
+
+    def _restore_layout(self) -> None:
+        """The docks as they were before fullscreen; done once the window has its size back."""
+        window = self._window
+        if self._before is None:
+            return
+        window.restoreState(self._before[1])
+        back = window.isMaximized() if self._maximized else window.size() == self._normal_size
+        if back and not window.isFullScreen():
+            self._settled()
+
+    def _settle_timeout(self) -> None:
+        """The window manager never gave the size back: the layout from before all the same."""
+        if self._settling:
+            self._restore_layout()
+            self._settled()
+
+    def _settled(self) -> None:
+        if not self._settling:
+            return
+        self._settling = False
+        self._settle_timer.stop()
+        if self._window.isVisible():  # a window that closed fullscreen keeps it for the next start
+            self._settings.save_layout_before_fullscreen(None)
 
     def window_state_changed(self) -> None:
         """The window manager took the window out of fullscreen: the chrome comes back."""
-        if not self._window.isFullScreen() and self._actions.fullscreen.isChecked():
+        if self._fullscreen and not self._window.isFullScreen():
             self.set_fullscreen(False)

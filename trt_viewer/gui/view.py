@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPaintEvent, QResizeEvent
+import time
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from trt_viewer.gui import icons
 
 BACKGROUND = QColor("#101114")
 HINT = QColor("#8b8f98")
+HUD_PAD = QPointF(10, 6)  # text to the HUD's edge
+HUD_MARGIN = 12  # HUD to the picture's corner
+BAR_MARGIN = 4  # HUD to the edges of a letterbox bar
+HUD_SEPARATOR = "   ·   "  # between the figures when they go on one row
+BARS = ("top", "left", "bottom", "right")  # the letterbox bars, where the HUD hides nothing
+Rect = tuple[int, int, int, int]  # x1, y1, x2, y2 in the image's pixels, both ends included
 
 
 class _Notice(QFrame):
@@ -60,7 +69,14 @@ class VideoView(QWidget):
         self._badge = ""
         self._recording = False
         self._hud: list[str] = []
+        self._hud_regions: list[Rect] = []  # what the HUD must not cover: boxes and labels on the image
+        self._hud_spot = ""  # where the HUD went last: it stays there while that is still clear
         self.hud_enabled = True
+        self._clock: Callable[[], float] = time.monotonic
+        self._recording_since = 0.0
+        self._recording_tick = QTimer(self)  # the REC badge's time, while nothing else repaints
+        self._recording_tick.setInterval(500)
+        self._recording_tick.timeout.connect(self.update)
         self.notice = _Notice(self)
         self.notice.button.clicked.connect(self.reconnectRequested)
 
@@ -83,17 +99,36 @@ class VideoView(QWidget):
             self._badge = text
             self.update()
 
-    def set_hud(self, lines: list[str]) -> None:
-        """Rate and count in the top-left corner: painted over the picture, never into it,
-        so snapshots and recordings stay clean."""
-        if lines != self._hud:
+    def set_hud(self, lines: list[str], regions: Sequence[Rect] = ()) -> None:
+        """Rate and count, painted over the view, never into the picture, so snapshots and
+        recordings stay clean. `regions`: the boxes and labels drawn on the image on screen
+        (its pixels), which the HUD keeps clear of (see hud_rect)."""
+        regions = list(regions)
+        if lines != self._hud or regions != self._hud_regions:
             self._hud = lines
+            self._hud_regions = regions
             self.update()
+
+    @property
+    def hud_lines(self) -> list[str]:
+        return list(self._hud)
 
     def set_recording(self, on: bool) -> None:
         if on != self._recording:
             self._recording = on
+            self._recording_since = self._clock()
+            if on:
+                self._recording_tick.start()
+            else:
+                self._recording_tick.stop()
             self.update()
+
+    def recording_text(self) -> str:
+        """REC and the time since the recording started: m:ss, h:mm:ss past the hour."""
+        seconds = max(0, int(self._clock() - self._recording_since))
+        hours, rest = divmod(seconds, 3600)
+        minutes, seconds = divmod(rest, 60)
+        return f"REC {hours}:{minutes:02d}:{seconds:02d}" if hours else f"REC {minutes:02d}:{seconds:02d}"
 
     def show_notice(self, title: str, detail: str, reconnect: bool = False) -> None:
         self.notice.title.setText(title)
@@ -153,7 +188,7 @@ class VideoView(QWidget):
                 p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             p.drawImage(target, self._image)
             if self.hud_enabled and self._hud:
-                self._paint_hud(p, target)
+                self._paint_hud(p)
         self._paint_badges(p)
         p.end()
 
@@ -171,22 +206,121 @@ class VideoView(QWidget):
         p.drawText(r, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
                    "Ctrl+O to open, or drop the files here")
 
-    def _paint_hud(self, p: QPainter, target: QRectF) -> None:
+    # -- the HUD: where it goes --------------------------------------------------------------
+    def _hud_font(self) -> QFont:
         font = QFont(self.font())
         font.setBold(True)
-        p.setFont(font)
-        metrics = p.fontMetrics()
-        width = max(metrics.horizontalAdvance(line) for line in self._hud) + 20
-        height = metrics.height() * len(self._hud) + 12
-        box = QRectF(max(0.0, target.left()) + 12, max(0.0, target.top()) + 12, width, height)
+        return font
+
+    def hud_regions(self) -> list[QRectF]:
+        """The boxes and labels on screen, in this widget's coordinates."""
+        target = self.image_rect()
+        if target.isEmpty() or self._image is None:
+            return []
+        sx, sy = target.width() / self._image.width(), target.height() / self._image.height()
+        rects = (QRectF(target.left() + x1 * sx, target.top() + y1 * sy, (x2 - x1 + 1) * sx, (y2 - y1 + 1) * sy)
+                 for x1, y1, x2, y2 in self._hud_regions)
+        return [r for r in (r.intersected(target) for r in rects) if not r.isEmpty()]
+
+    def _hud_spots(self, target: QRectF) -> list[tuple[str, QRectF, bool]]:
+        """Where the HUD may go, best first: (name, rectangle, figures on one row).
+
+        First the letterbox bars, where it covers nothing of the picture: one row above or
+        below the image, stacked beside it. Then the picture's corners."""
+        metrics = QFontMetricsF(self._hud_font())
+        pad, line = HUD_PAD, metrics.height()
+        row = QSize(round(metrics.horizontalAdvance(HUD_SEPARATOR.join(self._hud)) + 2 * pad.x()),
+                    round(line + 2 * pad.y()))
+        stack = QSize(round(max(metrics.horizontalAdvance(t) for t in self._hud) + 2 * pad.x()),
+                      round(line * len(self._hud) + 2 * pad.y()))
+        w, h, m = float(self.width()), float(self.height()), BAR_MARGIN
+        spots = [
+            ("top", QRectF(target.left() + m, (target.top() - row.height()) / 2, row.width(), row.height()), True),
+            ("left", QRectF((target.left() - stack.width()) / 2, target.top() + m, stack.width(), stack.height()),
+             False),
+            ("bottom", QRectF(target.left() + m, (target.bottom() + h - row.height()) / 2, row.width(),
+                              row.height()), True),
+            ("right", QRectF((target.right() + w - stack.width()) / 2, target.bottom() - m - stack.height(),
+                             stack.width(), stack.height()), False),
+        ]
+        widget = QRectF(0, 0, w, h)
+        fits = [(name, r, one_row) for name, r, one_row in spots
+                if widget.contains(r) and not r.intersects(target) and r.top() >= m and r.left() >= m
+                and r.bottom() <= h - m and r.right() <= w - m]
+        m = HUD_MARGIN
+        left, top = target.left() + m, target.top() + m
+        right, bottom = target.right() - m - stack.width(), target.bottom() - m - stack.height()
+        corners = [
+            ("top-left", QRectF(left, top, stack.width(), stack.height()), False),
+            ("top-right", QRectF(right, top, stack.width(), stack.height()), False),
+            ("bottom-left", QRectF(left, bottom, stack.width(), stack.height()), False),
+            ("bottom-right", QRectF(right, bottom, stack.width(), stack.height()), False),
+        ]
+        return fits + corners
+
+    def _hud_place(self) -> tuple[QRectF, bool]:
+        target = self.image_rect()
+        if target.isEmpty() or not self._hud:
+            return QRectF(), False
+        spots = self._hud_spots(target)
+        obstacles = [*self.hud_regions(), *self._badge_rects()]
+
+        def covered(rect: QRectF) -> float:
+            area = 0.0
+            for r in obstacles:
+                part = rect.intersected(r)
+                area += part.width() * part.height()
+            return area
+
+        clear = [s for s in spots if covered(s[1]) == 0]
+        bars = [s for s in clear if s[0] in BARS]
+        if bars:
+            choice = bars[0]
+        elif clear:  # a corner: the one it is in while that stays clear, so it does not hop about
+            choice = next((s for s in clear if s[0] == self._hud_spot), clear[0])
+        else:  # boxes everywhere: the corner it hides least in
+            choice = min(spots, key=lambda s: covered(s[1]))
+        self._hud_spot = choice[0]
+        return choice[1], choice[2]
+
+    def hud_rect(self) -> QRectF:
+        """Where the rate and count are painted, in this widget's coordinates; empty when
+        they are not shown. Outside the picture where the letterbox leaves room, else the
+        corner of the picture that no box or label is in."""
+        if not (self.hud_enabled and self._hud) or self._image is None or self._image.isNull():
+            return QRectF()
+        return self._hud_place()[0]
+
+    def _paint_hud(self, p: QPainter) -> None:
+        box, one_row = self._hud_place()
+        if box.isEmpty():
+            return
+        p.setFont(self._hud_font())
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(QColor(0, 0, 0, 150))
         p.drawRoundedRect(box, 6, 6)
         p.setPen(QColor("#ffffff"))
-        for i, line in enumerate(self._hud):
-            p.drawText(QRectF(box.left() + 10, box.top() + 6 + i * metrics.height(), width, metrics.height()),
-                       Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, line)
+        text = box.adjusted(HUD_PAD.x(), HUD_PAD.y(), -HUD_PAD.x(), -HUD_PAD.y())
+        align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        if one_row:
+            p.drawText(text, align, HUD_SEPARATOR.join(self._hud))
+            return
+        line = text.height() / len(self._hud)
+        for i, t in enumerate(self._hud):
+            p.drawText(QRectF(text.left(), text.top() + i * line, text.width(), line), align, t)
+
+    # -- the badges -----------------------------------------------------------------------------
+    def _badge_rects(self) -> list[QRectF]:
+        """Where the REC and state badges are painted (see _paint_badges)."""
+        metrics = QFontMetricsF(self._hud_font())
+        rects, y = [], 12.0
+        for text, extra in ((self.recording_text(), 34) if self._recording else ("", 0), (self._badge, 20)):
+            if text:
+                w = metrics.horizontalAdvance(text) + extra
+                rects.append(QRectF(self.width() - w - 12, y, w, metrics.height() + 10))
+                y += metrics.height() + 10 + 8
+        return rects
 
     def _paint_badges(self, p: QPainter) -> None:
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -196,7 +330,7 @@ class VideoView(QWidget):
         metrics = p.fontMetrics()
         y = 12
         if self._recording:
-            text = "REC"
+            text = self.recording_text()
             w = metrics.horizontalAdvance(text) + 34
             box = QRectF(self.width() - w - 12, y, w, metrics.height() + 10)
             p.setPen(Qt.PenStyle.NoPen)

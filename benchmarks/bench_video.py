@@ -1,0 +1,94 @@
+"""Real video on the GPU machine: the pipeline decoding a 1080p H.264 file, against
+decoding alone, the model alone and the sequential loop, under a few thread settings.
+
+The engine is bench_gpu.py's stand-in (a fixed `--engine-ms` of GPU work, real outputs).
+Each variant is one `trt-viewer bench` run (decode, model, sequential, pipeline in
+interleaved rounds) on the file as users run it (decoded as it plays, not from memory):
+  base        OpenCV's defaults (FFmpeg and OpenCV each one thread per core)
+  cv_N        cv2.setNumThreads(N): OpenCV's own pool (the staging copy, resizes)
+  decode_N    FFmpeg decoding threads N
+  ahead_N     the reader prepares N frames ahead instead of 2
+  si_S        sys.setswitchinterval(S): how long a thread may keep the GIL from another
+              that wants it (5 ms by default)
+  no_draw     as `trt-viewer run` with JSONL only: nothing drawn
+
+    python3 benchmarks/bench_video.py --model .gpudata/models/yolox_nano.onnx \\
+        --source .gpudata/media/people_1080p.mp4 --out $OUT [--variants base,cv_2,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
+
+VARIANTS = ("base", "cv_1", "cv_2", "cv_4", "decode_4", "decode_8", "decode_4+cv_2", "ahead_6", "si_0.001",
+            "si_0.0005", "no_draw")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", required=True, help="the ONNX model the stand-in engine is built from")
+    ap.add_argument("--source", required=True, help="a video file (1080p H.264)")
+    ap.add_argument("--out", default=".")
+    ap.add_argument("--engine-ms", type=float, default=1.0)
+    ap.add_argument("--frames", type=int, default=560)
+    ap.add_argument("--warmup", type=int, default=30)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    args = ap.parse_args()
+
+    import cv2
+    from bench_gpu import build_engine, standin_tensorrt
+
+    from trt_viewer.bench.report import format_text
+    from trt_viewer.bench.run import BenchOptions, machine, run_bench
+
+    dev, held, memory = standin_tensorrt(args.engine_ms)
+    default_threads = cv2.getNumThreads()
+    default_interval = sys.getswitchinterval()
+    results: dict[str, Any] = {"device": dev.name(), "machine": machine(), "engine_ms": args.engine_ms,
+                               "opencv_threads_default": default_threads, "variants": {}}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = build_engine(Path(args.model), Path(tmp))
+            for variant in args.variants.split(","):
+                settings = dict(part.split("_", 1) for part in variant.split("+") if "_" in part and part != "no_draw")
+                cv2.setNumThreads(int(settings.get("cv", default_threads)))
+                sys.setswitchinterval(float(settings.get("si", default_interval)))
+                opts = BenchOptions(
+                    model=str(engine), source=args.source, frames=args.frames, rounds=args.rounds,
+                    warmup=args.warmup, gpu_preprocess=True, draw=variant != "no_draw", qimage=False,
+                    modes=("decode", "model", "sequential", "pipeline"),
+                    decode_threads=int(settings["decode"]) if "decode" in settings else None,
+                    read_ahead=int(settings.get("ahead", 2)),
+                )
+                report = run_bench(opts, progress=lambda line: print(line, flush=True))
+                results["variants"][variant] = report
+                print(f"-- {variant}\n{format_text(report)}", flush=True)
+            cv2.setNumThreads(default_threads)
+            sys.setswitchinterval(default_interval)
+    finally:
+        memory.close()
+        (Path(args.out) / "video_bench.json").write_text(json.dumps(results, indent=1))
+        import pycuda.driver as cuda
+
+        cuda.Context.pop()
+        held.detach()
+    summary = {v: (r["modes"]["pipeline"]["fps"], r["ratios"].get("pipeline/sequential"),
+                   r["ratios"].get("pipeline/ceiling"), r["modes"]["decode"]["fps"])
+               for v, r in results["variants"].items()}
+    print("variant: pipeline FPS, pipeline/sequential, pipeline/ceiling, decode FPS")
+    for v, s in summary.items():
+        print(f"  {v}: {s}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
