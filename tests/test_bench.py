@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 from fakes.fake_pycuda import FakeGpu
-from fakes.fixtures import build, gpu, run_cli, trt, trt_style  # noqa: F401 - fixtures
+from fakes.fixtures import run_cli
 
 from trt_viewer.backends.trt import gpu_letterbox
 from trt_viewer.bench.loops import Run
@@ -103,7 +103,7 @@ def test_bench_text_report_and_options(models: dict[str, Path], square_video: Pa
 
 @pytest.mark.parametrize("nvcc", [True, False], ids=["gpu-letterbox", "no-nvcc"])
 def test_bench_on_tensorrt_reports_gpu_times_from_events(
-        nvcc: bool, models: dict[str, Path], build: Any, gpu: FakeGpu, square_video: Path,  # noqa: F811
+        nvcc: bool, models: dict[str, Path], build: Any, gpu: FakeGpu, square_video: Path,
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     gpu.nvcc = nvcc
     engine = build(models["raw"], tmp_path / "raw.engine")
@@ -128,7 +128,7 @@ def test_bench_on_tensorrt_reports_gpu_times_from_events(
 
 
 def test_the_gpu_benchmark_script_runs_on_the_doubles(
-        models: dict[str, Path], gpu: FakeGpu, square_video: Path, tmp_path: Path,  # noqa: F811
+        models: dict[str, Path], gpu: FakeGpu, square_video: Path, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """benchmarks/bench_gpu.py, with the fake GPU in place of pycuda and of the timed engine."""
     import fakes.real_cuda
