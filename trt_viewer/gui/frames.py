@@ -120,7 +120,8 @@ def render_annotated(bgr: np.ndarray, detections: Detections, names: list[str] |
         bgr = cv2.resize(bgr, (w, h), interpolation=cv2.INTER_LINEAR)
         if len(detections):
             scale = np.array([w / w0, h / h0, w / w0, h / h0], np.float32)
-            detections = Detections(detections.boxes * scale, detections.scores, detections.class_ids)
+            detections = Detections(detections.boxes * scale, detections.scores, detections.class_ids,
+                                    detections.track_ids)
     image = QImage(w, h, QImage.Format.Format_RGB32)
     # RGB32 is 0xffRRGGBB per pixel, i.e. bytes B, G, R, 255 in memory (little-endian),
     # so BGR -> BGRA writes it directly into the QImage's own buffer.

@@ -86,12 +86,19 @@ class LabelStyle(QObject):
 
 
 class _Resizes(QObject):
-    """Calls back after each resize of the window it watches."""
+    """Calls back after each resize of the window, while watching (an event filter sees
+    every event the window gets, so it is on only while needed)."""
 
     def __init__(self, window: QMainWindow, callback: Callable[[], None]) -> None:
         super().__init__(window)
+        self._window = window
         self._callback = callback
-        window.installEventFilter(self)
+
+    def watch(self, on: bool) -> None:
+        if on:
+            self._window.installEventFilter(self)
+        else:
+            self._window.removeEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Resize:
@@ -298,6 +305,7 @@ class Shell:
             self._normal_size = window.size()
             self._maximized = window.isMaximized()
         self._settling = False
+        self._resizes.watch(False)
         self._settle_timer.stop()
         self._settings.save_layout_before_fullscreen(self._before)
         chrome = (window.menuBar(), self.toolbar, window.statusBar(), self.transport, *self.docks())
@@ -316,6 +324,7 @@ class Shell:
             widget.show()
         self._hidden = []
         self._settling = True
+        self._resizes.watch(True)
         self._settle_timer.start()
         self._restore_layout()
 
@@ -343,6 +352,7 @@ class Shell:
         if not self._settling:
             return
         self._settling = False
+        self._resizes.watch(False)
         self._settle_timer.stop()
         if self._window.isVisible():  # a window that closed fullscreen keeps it for the next start
             self._settings.save_layout_before_fullscreen(None)
