@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from trt_viewer.core.drawing import DEFAULT_STYLE, DrawStyle
 from trt_viewer.errors import first_line
 from trt_viewer.run.flight import Result
 from trt_viewer.run.recording import Recorder
@@ -25,11 +26,12 @@ class Outputs:
     def active(self) -> bool:
         return bool(self._open)
 
-    def start(self, kind: str, path: Path, names: list[str], fps: float | None) -> None:
+    def start(self, kind: str, path: Path, names: list[str], fps: float | None,
+              style: DrawStyle = DEFAULT_STYLE) -> None:
         self.stop(kind)
         try:
             if kind == "record":
-                recorder = Recorder(names, video=path, fps=fps)
+                recorder = Recorder(names, video=path, fps=fps, style=style)
             else:
                 recorder = Recorder(names, detections=path)
         except Exception as exc:  # a bad folder must not end the run
@@ -38,6 +40,11 @@ class Outputs:
         else:
             self._open[kind] = recorder
             self._on_change(kind, True, str(path))
+
+    def set_style(self, style: DrawStyle) -> None:
+        """A recording goes on with the new style from its next frame."""
+        for recorder in self._open.values():
+            recorder.style = style
 
     def write(self, result: Result) -> None:
         for kind, recorder in list(self._open.items()):

@@ -18,6 +18,7 @@ from typing import Any
 from PySide6.QtCore import QThread, Signal
 
 from trt_viewer.backends import open_backend
+from trt_viewer.core.drawing import DEFAULT_STYLE, DrawStyle
 from trt_viewer.core.sources import Source, open_source
 from trt_viewer.core.yolox import PostprocessConfig
 from trt_viewer.errors import first_line
@@ -49,6 +50,7 @@ class Worker(QThread):
         self._backend_opener = backend_opener
         self._source_opener = source_opener
         self._view = (0, 0, 1.0)  # the view's size in device pixels, and its pixel ratio
+        self._style = DEFAULT_STYLE  # how boxes and labels are drawn: the view, snapshots, recordings
         self._reports = _Reports(self)
         options = PlayOptions(paused=spec.start_paused, loop=spec.loop, realtime=spec.realtime,
                               image_seconds=spec.image_seconds)
@@ -100,11 +102,15 @@ class Worker(QThread):
     def set_view(self, width: int, height: int, ratio: float) -> None:
         self._view = (width, height, ratio)
 
+    def set_style(self, style: DrawStyle) -> None:
+        self._style = style
+        self.player.call_soon(lambda: self.outputs.set_style(style))
+
     def start_output(self, kind: str, path: Path) -> None:
         self.player.call_soon(lambda: self._start_output(kind, path))
 
     def _start_output(self, kind: str, path: Path) -> None:
-        self.outputs.start(kind, path, self._names(), self._fps())
+        self.outputs.start(kind, path, self._names(), self._fps(), self._style)
         current = self.player.current
         if current is not None and self.player.state in (State.PAUSED, State.ENDED):
             self.outputs.write(current)  # started while paused: the frame on screen comes first
@@ -139,7 +145,7 @@ class Worker(QThread):
         t0 = time.perf_counter()
         detector = self.player.detector
         labels = [detector.label(int(c)) for c in result.detections.class_ids] if detector is not None else []
-        packet = FramePacket.of(result.frame, result.detections, self._names(), labels, self._view)
+        packet = FramePacket.of(result.frame, result.detections, self._names(), labels, self._view, self._style)
         result.timings["draw"] = time.perf_counter() - t0
         if self.slot.put(packet):
             self.frameReady.emit()

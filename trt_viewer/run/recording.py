@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from trt_viewer.core.drawing import draw_detections
+from trt_viewer.core.drawing import DEFAULT_STYLE, DrawStyle, draw_detections
 from trt_viewer.core.outputs import AnnotatedOutput, DetectionsWriter, frame_record
 from trt_viewer.core.stats import StageStats
 from trt_viewer.run.flight import Result
@@ -23,12 +23,13 @@ class Recorder:
     draw_in_place: draw on the frame itself (the CLI, where nothing reads the frame
     afterwards) instead of a copy (the viewer, which keeps showing it). `detections` may
     be a text stream (JSONL to standard output). `stats`, if given, gets the "draw" and
-    "write" stages."""
+    "write" stages. `style`: how boxes and labels are drawn (may be replaced while writing)."""
 
     def __init__(self, names: list[str], *, video: Path | None = None, detections: Path | TextIO | None = None,
                  fps: float | None = None, draw_in_place: bool = False, stats: StageStats | None = None,
-                 depth: int = 8) -> None:
+                 depth: int = 8, style: DrawStyle = DEFAULT_STYLE) -> None:
         self.names = names
+        self.style = style
         self.draw_in_place = draw_in_place
         self.stats = stats
         self.written = 0  # frames handled in full
@@ -57,7 +58,7 @@ class Recorder:
         if self.video is not None:
             t0 = time.perf_counter()
             image = frame.image if self.draw_in_place else frame.image.copy()
-            image = draw_detections(image, result.detections, self.names)
+            image = draw_detections(image, result.detections, self.names, self.style)
             t1 = time.perf_counter()
             self.video.write(image)
             if self.stats is not None:
