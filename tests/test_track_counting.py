@@ -241,3 +241,14 @@ def test_trails_keep_recent_points_per_track():
     assert sorted(trails.points()) == [2]  # track 1 unseen for more than 0.5 s
     trails.reset()
     assert trails.points() == {}
+
+
+def test_a_box_cut_by_the_frame_edge_does_not_cross_lines():
+    """An object leaving along the bottom edge: what is left of its box slides right and
+    its anchor crosses a vertical line, the object does not."""
+    frames = [at((1, 500 + 15 * i, 480, 0)) for i in range(12)]  # bottom of a 1000x480 frame
+    vertical = ((600.0, 0.0), (600.0, 480.0))
+    counter = Counter([LineZone(*vertical, name="v")], frame_size=(1000, 480))
+    assert feed(counter, frames) == []
+    counter = Counter([LineZone(*vertical, name="v")])
+    assert [e.kind for e in feed(counter, frames)] == ["out"]  # without frame_size it would count

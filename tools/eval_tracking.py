@@ -107,7 +107,7 @@ def per_frame(rows: np.ndarray, frames: int) -> list[np.ndarray]:
 # --- one clip ------------------------------------------------------------------------
 
 
-def run_clip(data: dict[str, Any], frames: int, tracker_name: str) -> dict[str, Any]:
+def run_clip(data: dict[str, Any], frames: int, tracker_name: str, args_raw_edges: bool = False) -> dict[str, Any]:
     from trt_viewer.core.detections import Detections
     from trt_viewer.track import Counter, LineZone, make_tracker
     from trt_viewer.track.metrics import Frame, evaluate
@@ -117,8 +117,10 @@ def run_clip(data: dict[str, Any], frames: int, tracker_name: str) -> dict[str, 
     det_frames = per_frame(data["det"], frames)
     gt_frames = per_frame(data["gt"], frames)
     lost = getattr(tracker, "lost_seconds", 1.0)
-    ours = Counter([LineZone(pts[:2], pts[2:], n) for n, pts in lines_for(SIZE)], lost_seconds=lost)
-    truth = Counter([LineZone(pts[:2], pts[2:], n) for n, pts in lines_for(SIZE)])
+    ours = Counter([LineZone(pts[:2], pts[2:], n) for n, pts in lines_for(SIZE)], lost_seconds=lost,
+                   frame_size=None if args_raw_edges else SIZE)
+    truth = Counter([LineZone(pts[:2], pts[2:], n) for n, pts in lines_for(SIZE)],
+                    frame_size=None if args_raw_edges else SIZE)
     eval_frames, mot_rows, times, gt_events = [], [], [], []
     for i in range(frames):
         d, g = det_frames[i], gt_frames[i]
@@ -211,7 +213,7 @@ def main_eval(args: argparse.Namespace) -> int:
     for seed in seeds:
         t0 = time.time()
         data = clip_data(seed, args.frames, args.conf, args.model, args.cache)
-        results = {t: run_clip(data, args.frames, t) for t in trackers}
+        results = {t: run_clip(data, args.frames, t, args.count_cut_boxes) for t in trackers}
         print(f"clip {seed} ({len(np.unique(data['gt'][:, 1]))} objects, {len(data['gt'])} boxes, "
               f"{len(data['det'])} detections, {time.time() - t0:.0f} s)")
         for t, r in results.items():
@@ -341,6 +343,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="detector score threshold (the Detector's default; ByteTrack's second stage takes "
                         "detections from max(conf, 0.1) to 0.6)")
     p.add_argument("--tracker", default="bytetrack,sort", help="comma-separated: bytetrack, sort")
+    p.add_argument("--count-cut-boxes", action="store_true",
+                   help="let boxes cut by the frame's edge cross lines (Counter without frame_size)")
     p.add_argument("--cache", type=Path, default=None, help="keep detections and ground truth here (npz)")
     p.add_argument("--write", type=Path, default=None, help="write MOT files (gt, detections, ours) here")
     p.add_argument("--json", type=Path, default=None, help="write the figures here too")

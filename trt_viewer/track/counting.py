@@ -25,6 +25,7 @@ Robustness:
   and one whose id changed just before the line is counted when it crosses. If the old
   track had just been counted crossing a line and the new id shows up back on the side it
   came from (its box jumped back, as at an occlusion), that is not a crossing back either;
+- a box cut by the frame's edge (with `frame_size` given) says nothing about lines;
 - a track unseen for more than `lost_seconds` (the tracker's `lost_seconds`: set both
   alike) ends: it leaves its zones ("exit" events) and its state is forgotten.
 
@@ -286,6 +287,13 @@ def anchors_of(boxes: np.ndarray, anchor: str = "bottom_center") -> np.ndarray:
 class Counter:
     """Line counts, zone occupancy and dwell for one stream's tracked detections.
 
+    frame_size (width, height), where given, makes boxes within edge_margin (a fraction of
+    the frame's longer side: 1 %, 12.8 px at 1280x720) of the frame's edge count for nothing
+    on lines: such a box is cut, its anchor is not its object's (an object leaving along the
+    bottom edge drags the anchor of what is left of it across a vertical line). Nor does a
+    cut box continue an ended track's state: an object coming in at the edge is a new one,
+    and one last seen at the edge has left. Pass it: the source's frame size.
+
     update(tracked, frame, timestamp) -> events: `tracked` is what a Tracker returned for
     the frame (detections without a track id are ignored). reset() forgets the tracks and,
     unless keep_counts, zeroes the counts (call it with the tracker's reset).
@@ -301,6 +309,7 @@ class Counter:
     _vel: np.ndarray
     _vel_n: np.ndarray
     _size: np.ndarray
+    _cut: np.ndarray
     _side: np.ndarray
     _pend: np.ndarray
     _pend_n: np.ndarray
@@ -319,6 +328,8 @@ class Counter:
         lost_seconds: float = 1.0,
         switch_radius: float = 1.0,
         anchor: str = "bottom_center",
+        frame_size: tuple[int, int] | None = None,
+        edge_margin: float = 0.01,
     ) -> None:
         if anchor not in ANCHORS:
             raise ValueError(f"anchor must be one of {ANCHORS}")
@@ -334,6 +345,8 @@ class Counter:
         self.lost_seconds = lost_seconds
         self.switch_radius = switch_radius
         self.anchor = anchor
+        self.frame_size = frame_size
+        self.edge_margin = edge_margin
         self.switches = 0  # new ids that continued an ended track's state
         self._capacity = 0
         self.reset()
@@ -358,6 +371,7 @@ class Counter:
         self._vel = grow(self._vel, 0.0)
         self._vel_n = grow(self._vel_n, 0)
         self._size = grow(self._size, 0.0)
+        self._cut = grow(self._cut, False)
         self._side = grow(self._side, 0)  # [slot, line]: confirmed side, 0 unknown
         self._pend = grow(self._pend, 0)  # [slot, line]: side being confirmed, 0 none
         self._pend_n = grow(self._pend_n, 0)
@@ -381,6 +395,7 @@ class Counter:
         self._vel = np.zeros((0, 2))
         self._vel_n = np.zeros(0, np.int64)
         self._size = np.zeros(0)
+        self._cut = np.zeros(0, bool)
         self._side = np.zeros((0, n_lines), np.int8)
         self._pend = np.zeros((0, n_lines), np.int8)
         self._pend_n = np.zeros((0, n_lines), np.int64)
@@ -464,15 +479,22 @@ class Counter:
             cls = np.zeros(0, np.int64)
         anchors = anchors_of(boxes, self.anchor)
         sizes = np.hypot(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+        cut = np.zeros(len(boxes), bool)
+        if self.frame_size is not None:  # a box cut by the frame's edge is not where its object is
+            w, h = self.frame_size
+            m = self.edge_margin * max(w, h)
+            cut = (boxes[:, 0] <= m) | (boxes[:, 1] <= m) | (boxes[:, 2] >= w - m) | (boxes[:, 3] >= h - m)
         slot_of = self._slot_of
         slots = np.array([slot_of.get(i, -1) for i in ids.tolist()], np.int64)
         known = slots >= 0
         if known.any():
             self._observe(slots[known], anchors[known], sizes[known], cls[known], now, frame)
+            self._cut[slots[known]] = cut[known]
         for k in np.flatnonzero(~known).tolist():
-            slots[k] = self._start(int(ids[k]), anchors[k], float(sizes[k]), int(cls[k]), now, frame)
+            slots[k] = self._start(int(ids[k]), anchors[k], float(sizes[k]), int(cls[k]), now, frame, bool(cut[k]))
+            self._cut[slots[k]] = cut[k]
         for li, line in enumerate(self.lines):
-            self._lines_step(li, line, slots, anchors, now, frame, events)
+            self._lines_step(li, line, slots, anchors, cut, now, frame, events)
         for zi, zone in enumerate(self.zones):
             self._zones_step(zi, zone, slots, anchors, now, frame, events)
         self._expire(now, frame, events)
@@ -497,9 +519,9 @@ class Counter:
         self._seen[slots] = now
         self._seen_frame[slots] = frame
 
-    def _start(self, tid: int, anchor: np.ndarray, size: float, cls: int, now: float, frame: int) -> int:
+    def _start(self, tid: int, anchor: np.ndarray, size: float, cls: int, now: float, frame: int, cut: bool) -> int:
         """A slot for a new track id: an ended track's, if this id continues it."""
-        prev = self._continues(anchor, size, now, frame)
+        prev = -1 if cut else self._continues(anchor, size, now, frame)
         if prev < 0:
             slot = self._new_slot()
             self._used[slot] = True
@@ -529,7 +551,7 @@ class Counter:
 
     def _continues(self, anchor: np.ndarray, size: float, now: float, frame: int) -> int:
         """The slot of an ended track that a new one at `anchor` continues, or -1."""
-        cand = self._used & (self._seen_frame < frame) & (now - self._seen <= self.lost_seconds)
+        cand = self._used & ~self._cut & (self._seen_frame < frame) & (now - self._seen <= self.lost_seconds)
         idx = np.flatnonzero(cand)
         if len(idx) == 0:
             return -1
@@ -542,11 +564,12 @@ class Counter:
             return -1
         return int(idx[ok][np.argmin(dist[ok])])
 
-    def _lines_step(self, li: int, line: LineZone, slots: np.ndarray, anchors: np.ndarray, now: float,
-                    frame: int, events: list[Event]) -> None:
+    def _lines_step(self, li: int, line: LineZone, slots: np.ndarray, anchors: np.ndarray, cut: np.ndarray,
+                    now: float, frame: int, events: list[Event]) -> None:
         if len(slots) == 0:
             return
         s = line.sides(anchors)
+        s[cut] = 0  # no news of its side
         side = self._side[slots, li]
         pend = self._pend[slots, li]
         quiet = (s == 0) | ((s == side) & (pend == 0)) | ((s == 2) & (side == 0) & (pend == 0))
