@@ -43,6 +43,7 @@ class RunControl(QObject):
     modelReady = Signal(object)  # dict of model info
     sourceReady = Signal(object)  # SourceInfo
     sourceLost = Signal(str)
+    reconnecting = Signal(float, str)  # seconds to the next automatic reconnect (-1: none planned), why the last failed
     error = Signal(str)  # from any worker, or a command that cannot be done
     outputChanged = Signal(str, bool, str)  # kind, on, path; from any worker
 
@@ -56,6 +57,7 @@ class RunControl(QObject):
         self.state = "stopped"
         self.packet: FramePacket | None = None  # the last frame shown; it stays after the run
         self.source_info: SourceInfo | None = None  # the current run's, once it reports it
+        self._source: str | None = None  # the source of the last run launched
         self._retiring: list[Worker] = []
         self._pending: RunSpec | None = None
         self._closing = False
@@ -93,6 +95,9 @@ class RunControl(QObject):
         if spec is None or self._closing:
             return
         worker = self._factory(spec)
+        if spec.source != self._source:
+            self.packet = None  # another source's last frame says nothing about this one
+        self._source = spec.source
         on = functools.partial
         worker.frameReady.connect(on(self._on_frame, worker))
         worker.stateChanged.connect(on(self._on_state, worker))
@@ -101,6 +106,7 @@ class RunControl(QObject):
         worker.sourceReady.connect(on(self._on_source, worker))
         worker.error.connect(self.error)
         worker.sourceLost.connect(on(self._on_lost, worker))
+        worker.reconnecting.connect(on(self._on_reconnecting, worker))
         worker.outputChanged.connect(self.outputChanged)
         worker.finished.connect(on(self._on_finished, worker))
         worker.set_view(*self._view_size())
@@ -124,8 +130,8 @@ class RunControl(QObject):
         # The partials hold the worker inside its own connections: a cycle Python's GC
         # cannot see through, so cut it, or every restart would leak a worker.
         for signal in (worker.frameReady, worker.stateChanged, worker.statsReady, worker.modelReady,
-                       worker.sourceReady, worker.error, worker.sourceLost, worker.outputChanged,
-                       worker.finished):
+                       worker.sourceReady, worker.error, worker.sourceLost, worker.reconnecting,
+                       worker.outputChanged, worker.finished):
             try:
                 signal.disconnect()
             except (RuntimeError, TypeError):
@@ -134,6 +140,8 @@ class RunControl(QObject):
             self._retiring.remove(worker)
         if worker is self.worker:
             self.worker = None
+            if self.source_info is None:
+                self.packet = None  # the run never opened its source: the frame on screen is not of it
             self._set_state("stopped")
         if self.worker is None:
             self.idle.emit()
@@ -217,6 +225,11 @@ class RunControl(QObject):
         else:
             self.start()
 
+    def cancel_reconnect(self) -> None:
+        """No more automatic reconnects of the lost source (reconnect() still works)."""
+        if self.worker is not None:
+            self.worker.cancel_reconnect()
+
     def set_loop(self, on: bool) -> None:
         if self.worker is not None:
             self.worker.set_loop(on)
@@ -282,3 +295,7 @@ class RunControl(QObject):
     def _on_lost(self, worker: Worker, message: str) -> None:
         if worker is self.worker:
             self.sourceLost.emit(message)
+
+    def _on_reconnecting(self, worker: Worker, seconds: float, reason: str) -> None:
+        if worker is self.worker:
+            self.reconnecting.emit(seconds, reason)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPaintEvent, QResizeEvent
-from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from trt_viewer.gui import icons
 
@@ -22,7 +22,9 @@ Rect = tuple[int, int, int, int]  # x1, y1, x2, y2 in the image's pixels, both e
 
 
 class _Notice(QFrame):
-    """A card over the picture: what went wrong with the source, and what to do."""
+    """A card over the picture: what went wrong with the source, what is being done about
+    it (progress: the countdown to the next reconnect; reason: why the last one failed, in
+    small text), and what to do (Reconnect, Cancel)."""
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
@@ -30,6 +32,7 @@ class _Notice(QFrame):
         self.setStyleSheet(
             "#notice { background: rgba(20, 22, 27, 225); border: 1px solid #3a3f4b; border-radius: 10px; }"
             "#notice QLabel { color: #e6e6e6; background: transparent; }"
+            "#notice QLabel#noticeReason { color: #9aa0ab; }"
         )
         column = QVBoxLayout(self)
         column.setContentsMargins(24, 18, 24, 18)
@@ -43,11 +46,27 @@ class _Notice(QFrame):
         self.detail = QLabel()
         self.detail.setWordWrap(True)
         self.detail.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.progress = QLabel()
+        self.progress.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.reason = QLabel()
+        self.reason.setObjectName("noticeReason")
+        self.reason.setWordWrap(True)
+        self.reason.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        small = self.reason.font()
+        if small.pointSizeF() > 0:
+            small.setPointSizeF(small.pointSizeF() * 0.85)
+            self.reason.setFont(small)
         self.button = QPushButton(icons.icon("reconnect"), "Reconnect")
-        self.button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-        column.addWidget(self.title)
-        column.addWidget(self.detail)
-        column.addWidget(self.button, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.cancel = QPushButton("Cancel")
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for button in (self.button, self.cancel):
+            button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        for label in (self.title, self.detail, self.progress, self.reason):
+            column.addWidget(label)
+        column.addLayout(buttons)
         self.hide()
 
 
@@ -57,6 +76,7 @@ class VideoView(QWidget):
 
     resized = Signal(int, int, float)  # width, height in device pixels, device pixel ratio
     reconnectRequested = Signal()
+    cancelReconnectRequested = Signal()  # the notice's Cancel: no more automatic reconnects
     doubleClicked = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -79,6 +99,7 @@ class VideoView(QWidget):
         self._recording_tick.timeout.connect(self.update)
         self.notice = _Notice(self)
         self.notice.button.clicked.connect(self.reconnectRequested)
+        self.notice.cancel.clicked.connect(self.cancelReconnectRequested)
 
     # -- what to show ---------------------------------------------------------------------
     @property
@@ -130,10 +151,20 @@ class VideoView(QWidget):
         minutes, seconds = divmod(rest, 60)
         return f"REC {hours}:{minutes:02d}:{seconds:02d}" if hours else f"REC {minutes:02d}:{seconds:02d}"
 
-    def show_notice(self, title: str, detail: str, reconnect: bool = False) -> None:
-        self.notice.title.setText(title)
-        self.notice.detail.setText(detail)
-        self.notice.button.setVisible(reconnect)
+    def show_notice(self, title: str, detail: str, reconnect: bool = False, *, progress: str = "",
+                    reason: str = "", cancel: bool = False, reconnect_text: str = "Reconnect") -> None:
+        """The card over the picture, all of it at once: progress ("Reconnecting in 4 s…")
+        and reason (why the last attempt failed) are left out when empty; reconnect and
+        cancel show those buttons."""
+        notice = self.notice
+        notice.title.setText(title)
+        notice.detail.setText(detail)
+        for label, text in ((notice.progress, progress), (notice.reason, reason)):
+            label.setText(text)
+            label.setVisible(bool(text))
+        notice.button.setText(reconnect_text)
+        notice.button.setVisible(reconnect)
+        notice.cancel.setVisible(cancel)
         self.notice.show()
         self.notice.raise_()
         self._place_notice()

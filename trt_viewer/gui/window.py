@@ -10,6 +10,8 @@ It holds no pipeline logic and little of its own. Each part is an object it owns
 - outputs: snapshots, and the recording and export the run writes
 - messages: the status bar's messages and the error dialog
 - preferences: loop, real-time playback and HUD, kept between sessions
+- lost_source: the notice while a live source is lost and reconnects by itself
+- leftovers: what a run left on screen, cleared once it describes nothing
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from trt_viewer.gui.actions import Actions
 from trt_viewer.gui.app import Demo
 from trt_viewer.gui.choosing import Chooser
 from trt_viewer.gui.display import Display
+from trt_viewer.gui.leftovers import Leftovers
 from trt_viewer.gui.menus import install_menus
 from trt_viewer.gui.messages import Messages
 from trt_viewer.gui.outputs import Outputs
 from trt_viewer.gui.preferences import Preferences
+from trt_viewer.gui.reconnect import LostSource
 from trt_viewer.gui.run_control import CLOSE_WAIT_MS, RunControl, WorkerFactory
 from trt_viewer.gui.settings import Settings
 from trt_viewer.gui.shell import Shell
@@ -62,6 +66,10 @@ class MainWindow(QMainWindow):
         self.demo = Demo(self)
         install_menus(self.menuBar(), self.actions_, self.chooser, self.preferences.image_menu, self.demo.action)
         self._wire()
+        # After _wire: they connect themselves, behind the status and display (a reconnect
+        # attempt's "loading" hides the notices there; the lost notice shows it again).
+        self.lost_source = LostSource(self.run, self.shell.view, self.messages, lambda: self.chooser.source, self)
+        self.leftovers = Leftovers(self.run, self.shell.view, self.shell.transport, self.shell.fps_label, self)
         self.shell.restore(self.settings)
         self.preferences.restore()
 
@@ -104,7 +112,6 @@ class MainWindow(QMainWindow):
         run.statsReady.connect(self.display.show_stats)
         run.modelReady.connect(self.status.model_ready)
         run.sourceReady.connect(self.status.source_ready)
-        run.sourceLost.connect(self.status.source_lost)
         run.error.connect(messages.show_error)
         run.outputChanged.connect(self.outputs.output_changed)
         run.idle.connect(self.outputs.run_ended)
