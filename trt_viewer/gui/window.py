@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
         shell.view.reconnectRequested.connect(run.reconnect)
         shell.detection.configChanged.connect(run.set_config)
         shell.detection.presetChanged.connect(run.set_preset)
+        shell.labels.changed.connect(self.display.set_style)
         chooser.modelChosen.connect(shell.model_panel.clear)
         chooser.changed.connect(self.status.choice_changed)
         messages.errorShown.connect(self.errorShown)
