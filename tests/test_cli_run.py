@@ -52,7 +52,8 @@ def test_csv_one_row_per_detection(models, tmp_path):
     rows = list(csv.DictReader(out.open()))
     assert [r["source"] for r in rows] == ["p0.png", "p1.png", "p2.png"]
     assert rows[1]["label"] == "class_0" and float(rows[1]["x1"]) == pytest.approx(8, abs=1)
-    assert set(rows[0]) == {"frame", "source", "width", "height", "x1", "y1", "x2", "y2", "score", "class_id", "label"}
+    assert set(rows[0]) == {"frame", "source", "width", "height", "x1", "y1", "x2", "y2", "score", "class_id", "label",
+                            "track_id"}
 
 
 def test_thresholds_and_max_frames(models, square_video, tmp_path):

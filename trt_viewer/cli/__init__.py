@@ -52,6 +52,19 @@ def add_backend_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_tracking_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--track", choices=("bytetrack", "sort", "none"),
+                   help="give detections persistent ids (default: none, or bytetrack with --line/--zone)")
+    p.add_argument("--track-across-classes", action="store_true",
+                   help="one track may change class (default: tracks never change class)")
+    p.add_argument("--line", action="append", default=[], metavar="X1,Y1,X2,Y2[,NAME]",
+                   help="count tracks crossing this line, in and out per class (repeatable; pixels of the frame)")
+    p.add_argument("--zone", metavar="FILE",
+                   help='polygon zones to count occupancy and dwell in, as JSON: '
+                   '{"zones": [{"name": ..., "points": [[x, y], ...]}]}')
+    p.add_argument("--mot", metavar="FILE", help="tracks in MOTChallenge format (frame,id,x,y,w,h,score,-1,-1,-1)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trt-viewer",
@@ -77,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "on standard output")
     add_detection_options(run)
     add_backend_options(run)
+    add_tracking_options(run)
     run.add_argument("--max-frames", type=positive, help="stop after this many frames")
     run.add_argument("--json-summary", action="store_true", help="print the summary as one JSON line on stdout")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bar")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from trt_viewer.backends import open_backend
-from trt_viewer.cli.conflicts import refuse_overwriting
+from trt_viewer.cli.conflicts import refuse_overwriting, same_file
 from trt_viewer.cli.progress import Progress
 from trt_viewer.cli.signals import Interrupted, stop_on_signals
 from trt_viewer.core.outputs import check_output_path
@@ -27,6 +27,7 @@ from trt_viewer.run.flight import Result
 from trt_viewer.run.player import Listener, Player, PlayOptions
 from trt_viewer.run.recording import Recorder
 from trt_viewer.run.session import SourceInfo
+from trt_viewer.run.tracking import TrackingOptions
 
 WHOLE_RUN = 1 << 20  # frames: the summary's stage figures cover the whole run
 STDOUT = "-"  # --detections -: JSONL on standard output
@@ -89,6 +90,7 @@ class _Review(Listener):
         self.recorder = Recorder(
             self.player.detector.names, video=Path(args.output) if args.output else None,
             detections=detections, fps=info.fps, draw_in_place=True, stats=self.player.stage_stats,
+            tracks=Path(args.mot) if args.mot else None,
         )
         total = info.length if not info.live else None
         if total and args.max_frames:
@@ -106,20 +108,39 @@ def check_outputs(model: str, source: str, args: argparse.Namespace) -> None:
     folder that is missing or read-only, or an output that would overwrite an input."""
     if args.detections == STDOUT and args.json_summary:
         raise InputError("--detections - and --json-summary both write to standard output; choose one")
-    outputs = [(what, path) for what, path in (("output", args.output), ("detections file", args.detections))
+    outputs = [(what, path) for what, path in (("output", args.output), ("detections file", args.detections),
+                                               ("tracks file", args.mot))
                if path and path != STDOUT]
     for what, path in outputs:
         check_output_path(Path(path), what)
     refuse_overwriting(model, source, args.names, outputs)
+    if args.zone and any(same_file(Path(args.zone), Path(path)) for _, path in outputs):
+        raise InputError(f"an output is the zones file {args.zone}; choose another file name")
+
+
+def tracking_options(args: argparse.Namespace) -> TrackingOptions | None:
+    """What --track, --line, --zone and --mot ask for (lines and zones parsed now, before
+    the model loads); None: no tracking."""
+    counting = bool(args.line or args.zone)
+    name = args.track or ("bytetrack" if counting or args.mot else "none")
+    if name == "none":
+        if counting or args.mot:
+            raise InputError("--line, --zone and --mot need tracking: leave out --track none")
+        return None
+    options = TrackingOptions(tracker=name, across_classes=args.track_across_classes, lines=tuple(args.line),
+                              zones_file=Path(args.zone).expanduser() if args.zone else None)
+    options.check()
+    return options
 
 
 def run_command(args: argparse.Namespace) -> int:
     model, source_spec = _model_and_source(args)
     check_outputs(model, source_spec, args)
+    tracking = tracking_options(args)
     opener = detector_opener(model, args)
     review = _Review(args)
     player = review.player = Player(review, PlayOptions(interactive=False, max_frames=args.max_frames,
-                                                        stats_window=WHOLE_RUN))
+                                                        stats_window=WHOLE_RUN, tracking=tracking))
     failure: BaseException | None = None
     started = time.perf_counter()
     with stop_on_signals(player.stop) as received:
@@ -140,7 +161,9 @@ def run_command(args: argparse.Namespace) -> int:
     if received.signum is not None and failure is None:
         failure = Interrupted(received.signum)  # stopped by a signal: summary, then its exit code
     elapsed = time.perf_counter() - started
-    if review.recorder is None:  # the model or the source did not open: nothing ran
+    if review.recorder is None or (isinstance(failure, InputError) and player.frames == 0):
+        # The model or the source did not open, or bad input showed at the first frame (a
+        # line outside it): nothing ran, so there is nothing to sum up.
         assert failure is not None
         raise failure
     written = review.recorder.written
@@ -184,6 +207,7 @@ def make_summary(model: str, source: str, player: Player, elapsed: float, writte
         "skipped": len(player.skipped),
         "end": player.end,
         "stages": player.stage_stats.summary(),
+        "counts": player.tracking.counts(detector.names) if player.tracking is not None else {},
     }
 
 
@@ -200,5 +224,13 @@ def print_summary(summary: dict[str, Any], as_json: bool) -> None:
         f"stage p50/p95 ms: {stages}",
         file=sys.stderr,
     )
+    for name, line in summary["counts"].get("lines", {}).items():
+        per_class = ", ".join(f"{label} {line['in'].get(label, 0)}/{line['out'].get(label, 0)}"
+                              for label in sorted({*line["in"], *line["out"]}))
+        print(f"line {name}: {line['in_total']} in, {line['out_total']} out"
+              + (f" ({per_class} in/out)" if per_class else ""), file=sys.stderr)
+    for name, zone in summary["counts"].get("zones", {}).items():
+        entered = ", ".join(f"{label} {n}" for label, n in zone["entered"].items()) or "nobody"
+        print(f"zone {name}: entered by {entered}", file=sys.stderr)
     if as_json:
         print(json.dumps(summary), flush=True)

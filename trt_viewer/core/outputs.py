@@ -33,7 +33,7 @@ from trt_viewer.core.video import OPENCV_FOURCC, VIDEO_SUFFIXES, VideoEncoder, o
 from trt_viewer.errors import InputError, RunError
 
 VIDEO_FOURCC = OPENCV_FOURCC  # the encoders where PyAV is missing (the names of old)
-CSV_FIELDS = ("frame", "source", "width", "height", "x1", "y1", "x2", "y2", "score", "class_id", "label")
+CSV_FIELDS = ("frame", "source", "width", "height", "x1", "y1", "x2", "y2", "score", "class_id", "label", "track_id")
 PART_TRIES = 100  # clip.part.mp4, clip.part2.mp4 ... clip.part99.mp4
 
 
@@ -58,15 +58,21 @@ def check_output_path(path: Path, what: str) -> Path:
 
 
 def frame_record(
-    index: int, source: str, image_hw: tuple[int, int], detections: Detections, names: list[str]
+    index: int, source: str, image_hw: tuple[int, int], detections: Detections, names: list[str],
+    events: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    return {
+    """One frame's JSONL object; `events` (lines crossed, zones entered or left) only where
+    the run counts and the frame had some."""
+    record = {
         "frame": index,
         "source": source,
         "width": int(image_hw[1]),
         "height": int(image_hw[0]),
         "detections": detections.to_records(names),
     }
+    if events:
+        record["events"] = events
+    return record
 
 
 def _reason(exc: OSError) -> str:
@@ -207,9 +213,11 @@ class DetectionsWriter(_Closing):
     whole, so that a run that fails midway leaves a valid file up to the last finished
     frame. `DetectionsWriter.to_stream(sys.stdout)` writes to a stream instead."""
 
-    def __init__(self, path: Path) -> None:
-        path = check_output_path(path, "detections file")
-        self._setup(path, "csv" if path.suffix.lower() == ".csv" else "jsonl", None)
+    def __init__(self, path: Path, format: str | None = None) -> None:
+        """format: "jsonl", "csv" (None: by the suffix) or "mot" (MOTChallenge tracks:
+        frame,id,x,y,w,h,score,-1,-1,-1 with 1-based frames; detections on no track left out)."""
+        path = check_output_path(path, "tracks file" if format == "mot" else "detections file")
+        self._setup(path, format or ("csv" if path.suffix.lower() == ".csv" else "jsonl"), None)
 
     def _setup(self, path: Path, format: str, stream: TextIO | None) -> None:
         self.path = path
@@ -238,9 +246,16 @@ class DetectionsWriter(_Closing):
     def write(self, record: dict[str, Any]) -> None:
         if self.format == "jsonl":
             text = json.dumps(record, separators=(",", ":")) + "\n"
+        elif self.format == "mot":
+            frame = record["frame"] + 1
+            text = "".join(
+                f"{frame},{d['track_id']},{x1:.2f},{y1:.2f},{x2 - x1:.2f},{y2 - y1:.2f},{d['score']:.4f},-1,-1,-1\n"
+                for d in record["detections"] if d.get("track_id") is not None
+                for x1, y1, x2, y2 in [d["box"]]
+            )
         else:
             head = [record["frame"], record["source"], record["width"], record["height"]]
-            text = _csv_text([head + d["box"] + [d["score"], d["class_id"], d["label"]]
+            text = _csv_text([head + d["box"] + [d["score"], d["class_id"], d["label"], d.get("track_id", "")]
                               for d in record["detections"]])
         self._write(text)
         self.frames += 1

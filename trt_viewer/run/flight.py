@@ -12,6 +12,7 @@ import time
 from collections import deque
 from contextlib import suppress
 from dataclasses import dataclass, field
+from typing import Any
 
 from trt_viewer.backends.base import Ticket
 from trt_viewer.core.detections import Detections
@@ -23,8 +24,9 @@ from trt_viewer.run.reader import FrameReader, Prepared
 @dataclass
 class Result:
     frame: Frame
-    detections: Detections
+    detections: Detections  # with track ids where the run tracks
     timings: dict[str, float] = field(default_factory=dict)
+    events: list[Any] = field(default_factory=list)  # track.Event: lines crossed, zones entered or left
 
 
 class InFlight:

@@ -30,6 +30,7 @@ from trt_viewer.run.flight import InFlight, Result
 from trt_viewer.run.opening import open_cancellable
 from trt_viewer.run.reader import FrameReader
 from trt_viewer.run.session import SourceInfo, display_name, model_info, source_info
+from trt_viewer.run.tracking import Tracking, TrackingOptions
 
 STATS_EVERY_S = 0.5
 IDLE_WAIT_S = 0.25  # paused or ended: the longest sleep between looks at the commands
@@ -58,6 +59,7 @@ class PlayOptions:
     stats_window: int = STATS_WINDOW  # frames the stage figures describe
     auto_reconnect: bool = True  # interactive: a lost live source is reopened with backoff
     reconnect_delays: tuple[float, ...] = RECONNECT_DELAYS_S  # seconds before each attempt; the last repeats
+    tracking: TrackingOptions | None = None  # track (and count) the detections
     image_seconds: float = 0.0  # interactive, folders of images: how long each stays; 0 pauses on each
 
 
@@ -69,6 +71,7 @@ class RunStats:
     stages: dict[str, dict[str, float]]  # p50/p95 ms per stage, over the last frames
     frame_counts: dict[str, int]  # detections per label in the current frame
     totals: dict[str, int]  # detections per label over the run
+    counts: dict[str, Any] = field(default_factory=dict)  # lines and zones, where the run counts
 
 
 class Listener:
@@ -177,6 +180,7 @@ class Player:
         self._redo_buffer: Any = None
         self._retry_at: float | None = None  # monotonic time of the next automatic reconnect
         self._retries = 0
+        self.tracking: Tracking | None = None
 
     # -- commands, from any thread ---------------------------------------------------------
     def _command(self, **changes: Any) -> None:
@@ -433,6 +437,8 @@ class Player:
         self._flight = InFlight(self.detector, reader)
         if self.source_info is None:
             self.source_info = source_info(source)
+            if self.options.tracking is not None:
+                self.tracking = Tracking(self.options.tracking, frame_rate=self.source_info.fps)
             self.listener.source_opened(self.source_info)
         self._reader = reader
         reader.start()
@@ -455,6 +461,8 @@ class Player:
     def _reopen(self, index: int) -> FrameReader | None:
         self._close_reader()
         self._clock = None
+        if self.tracking is not None:
+            self.tracking.reset()  # a jump in time: tracks from before would glue unrelated objects
         return self._open(index)
 
     def _reconnect(self, manual: bool) -> FrameReader | None:
@@ -499,6 +507,8 @@ class Player:
 
     # -- one frame --------------------------------------------------------------------------
     def _show(self, result: Result) -> None:
+        if self.tracking is not None:
+            result = self.tracking.apply(result)
         self.frames += 1
         self._current = result
         self._count(result.detections)
@@ -577,6 +587,7 @@ class Player:
         self.listener.stats(RunStats(
             fps=self._meter.fps, frames=self.frames, dropped=self.dropped, stages=self._stats.summary(),
             frame_counts=frame_counts, totals=dict(self._totals),
+            counts=self.tracking.counts(self.detector.names) if self.tracking and self.detector else {},
         ))
 
     @property

@@ -18,7 +18,8 @@ from trt_viewer.run.sink import BackgroundSink
 
 
 class Recorder:
-    """Writes each result to an annotated video (or image) and/or a detections file.
+    """Writes each result to an annotated video (or image), a detections file and/or a
+    MOTChallenge tracks file (`tracks`).
 
     draw_in_place: draw on the frame itself (the CLI, where nothing reads the frame
     afterwards) instead of a copy (the viewer, which keeps showing it). `detections` may
@@ -27,27 +28,31 @@ class Recorder:
 
     def __init__(self, names: list[str], *, video: Path | None = None, detections: Path | TextIO | None = None,
                  fps: float | None = None, draw_in_place: bool = False, stats: StageStats | None = None,
-                 depth: int = 8, style: DrawStyle = DEFAULT_STYLE) -> None:
+                 depth: int = 8, style: DrawStyle = DEFAULT_STYLE, tracks: Path | None = None) -> None:
         self.names = names
         self.style = style
         self.draw_in_place = draw_in_place
         self.stats = stats
         self.written = 0  # frames handled in full
+        self.writer: DetectionsWriter | None = None
+        self.tracks: DetectionsWriter | None = None
         self.video = AnnotatedOutput(video, fps) if video is not None else None
         try:
             if detections is None or isinstance(detections, Path):
                 self.writer = DetectionsWriter(detections) if detections is not None else None
             else:  # a stream: JSONL on standard output
                 self.writer = DetectionsWriter.to_stream(detections)
+            self.tracks = DetectionsWriter(tracks, "mot") if tracks is not None else None
         except BaseException:
-            if self.video is not None:
-                self.video.close()
+            for opened in (self.video, self.writer):  # nothing was written: leave no file behind
+                if opened is not None:
+                    opened.close(keep=False)
             raise
         self._sink: BackgroundSink[Result] = BackgroundSink(self._handle, depth=depth)
 
     @property
     def paths(self) -> list[Path]:
-        return [out.path for out in (self.video, self.writer) if out is not None]
+        return [out.path for out in (self.video, self.writer, self.tracks) if out is not None]
 
     def write(self, result: Result) -> None:
         """Queue one result; raises an error the writing thread met earlier."""
@@ -64,9 +69,13 @@ class Recorder:
             if self.stats is not None:
                 self.stats.add("draw", t1 - t0)
                 self.stats.add("write", time.perf_counter() - t1)
-        if self.writer is not None:
-            self.writer.write(frame_record(frame.index, frame.name, frame.image.shape[:2], result.detections,
-                                           self.names))
+        if self.writer is not None or self.tracks is not None:
+            events = [event.to_record(self.names) for event in result.events]
+            record = frame_record(frame.index, frame.name, frame.image.shape[:2], result.detections, self.names,
+                                  events)
+            for out in (self.writer, self.tracks):
+                if out is not None:
+                    out.write(record)
         self.written += 1
 
     def close(self, keep: bool = True) -> None:
@@ -76,6 +85,6 @@ class Recorder:
         try:
             self._sink.close()
         finally:
-            for out in (self.video, self.writer):
+            for out in (self.video, self.writer, self.tracks):
                 if out is not None:
                     out.close(keep=keep)
