@@ -28,6 +28,7 @@ from trt_viewer.run.detector import Detector
 from trt_viewer.run.flight import Result
 from trt_viewer.run.player import Listener, Player, PlayOptions, RunStats, State
 from trt_viewer.run.session import RunSpec, SourceInfo
+from trt_viewer.run.tracking import TrackingOptions
 
 
 class Worker(QThread):
@@ -53,7 +54,7 @@ class Worker(QThread):
         self._style = DEFAULT_STYLE  # how boxes and labels are drawn: the view, snapshots, recordings
         self._reports = _Reports(self)
         options = PlayOptions(paused=spec.start_paused, loop=spec.loop, realtime=spec.realtime,
-                              image_seconds=spec.image_seconds)
+                              image_seconds=spec.image_seconds, tracking=spec.tracking)
         self.player = Player(self._reports, options, config=spec.config, preset=spec.preset)
         self.outputs = Outputs(self.outputChanged.emit, self.error.emit)
 
@@ -86,6 +87,9 @@ class Worker(QThread):
 
     def set_image_seconds(self, seconds: float) -> None:
         self.player.set_image_seconds(seconds)
+
+    def set_tracking(self, options: TrackingOptions | None) -> None:
+        self.player.set_tracking(options)
 
     def set_loop(self, loop: bool) -> None:
         self.player.set_loop(loop)

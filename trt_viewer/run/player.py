@@ -233,6 +233,15 @@ class Player:
         """No more automatic reconnects for this loss (reconnect() still works)."""
         self._command(cancel_retries=True)
 
+    def set_tracking(self, options: TrackingOptions | None) -> None:
+        """Track (and count) from the next frame with these options; None stops tracking.
+        Tracks start afresh; counts start at zero (new lines or zones)."""
+        def change() -> None:
+            fps = self.source_info.fps if self.source_info is not None else None
+            self.tracking = Tracking(options, frame_rate=fps) if options is not None else None
+
+        self.call_soon(change)
+
     def set_image_seconds(self, seconds: float) -> None:
         """How long each image of a folder stays while playing; 0 pauses on each."""
         self._command(image_seconds=max(0.0, float(seconds)))

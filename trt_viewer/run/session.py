@@ -9,6 +9,7 @@ from typing import Any
 
 from trt_viewer.core.sources import URL_PATTERN
 from trt_viewer.core.yolox import PostprocessConfig
+from trt_viewer.run.tracking import TrackingOptions
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class RunSpec:
     image_seconds: float = 0.0  # folders of images: how long each stays while playing; 0 pauses on each
     input_size: tuple[int, int] | None = None
     names_file: Path | None = None  # class names, one per line (None: the model's own, by core.names)
+    tracking: TrackingOptions | None = None  # track (and count) from the first frame
 
 
 @dataclass(frozen=True)
