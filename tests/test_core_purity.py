@@ -8,8 +8,8 @@ FORBIDDEN = ("PySide6", "shiboken6", "tensorrt", "pycuda")
 
 CHECK = """
 import sys, pkgutil, importlib
-import trt_viewer.core, trt_viewer.run
-for package in (trt_viewer.core, trt_viewer.run):
+import trt_viewer.core, trt_viewer.run, trt_viewer.track
+for package in (trt_viewer.core, trt_viewer.run, trt_viewer.track):
     for m in pkgutil.iter_modules(package.__path__):
         importlib.import_module(package.__name__ + "." + m.name)
 import trt_viewer.backends.base, trt_viewer.backends.onnxruntime, trt_viewer.cli.run, trt_viewer.bench.run
@@ -30,9 +30,10 @@ def test_core_sources_name_no_forbidden_module():
 
     import trt_viewer.core
     import trt_viewer.run
+    import trt_viewer.track
 
-    for path in [*pathlib.Path(trt_viewer.core.__file__).parent.glob("*.py"),
-                 *pathlib.Path(trt_viewer.run.__file__).parent.glob("*.py")]:
-        text = path.read_text()
-        for name in FORBIDDEN:
-            assert f"import {name}" not in text and f"from {name}" not in text, (path, name)
+    for package in (trt_viewer.core, trt_viewer.run, trt_viewer.track):
+        for path in pathlib.Path(package.__file__).parent.glob("*.py"):
+            text = path.read_text()
+            for name in FORBIDDEN:
+                assert f"import {name}" not in text and f"from {name}" not in text, (path, name)
