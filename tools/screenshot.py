@@ -7,6 +7,10 @@ With no DISPLAY it starts its own Xvfb (apt-get install xvfb). The window runs t
 the xcb platform plugin like any desktop session, plays until --frames frames have been
 shown, then the X server's copy of the window is grabbed: what a user would see.
 Settings go to a temporary ini file, never the user's own.
+
+--decorations also starts a window manager (openbox) on that Xvfb and grabs the window
+with its title bar; --grab view grabs the video view alone. A folder of images pauses on
+each image: --start 2 --frames 1 shows its third.
 """
 
 from __future__ import annotations
@@ -21,6 +25,19 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_wm() -> subprocess.Popen[bytes]:
+    """openbox on our Xvfb, once it has taken the screen."""
+    if shutil.which("openbox") is None:
+        sys.exit("screenshot: --decorations needs openbox (apt-get install openbox)")
+    proc = subprocess.Popen(["openbox", "--sm-disable"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        check = subprocess.run(["xprop", "-root", "_NET_SUPPORTING_WM_CHECK"], capture_output=True, text=True)
+        if "window id" in check.stdout:
+            break
+        time.sleep(0.1)
+    return proc
 
 
 def start_xvfb(size: tuple[int, int]) -> subprocess.Popen[bytes] | None:
@@ -52,20 +69,29 @@ def main() -> int:
     parser.add_argument("--size", default="1440x900", help="window size, WxH")
     parser.add_argument("--start", type=int, default=240, help="frame to seek to before playing")
     parser.add_argument("--frames", type=int, default=60, help="frames to show before the grab")
+    parser.add_argument("--grab", choices=("window", "view"), default="window",
+                        help="the whole window, or the video view alone")
+    parser.add_argument("--settle", type=int, default=0, metavar="MS",
+                        help="wait this long before the seek and before the grab (the statistics are "
+                        "reported at most twice a second: 600 lets them catch up with a paused frame)")
+    parser.add_argument("--decorations", action="store_true",
+                        help="with our own Xvfb: a window manager (openbox), and the title bar in the grab")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
     xvfb = start_xvfb((width + 64, height + 64))
+    wm = start_wm() if args.decorations and xvfb is not None else None
     os.environ["QT_QPA_PLATFORM"] = "xcb"
     try:
         return shoot(args, width, height)
     finally:
-        if xvfb is not None:
-            xvfb.terminate()
-            xvfb.wait(5)
+        for proc in (wm, xvfb):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(5)
 
 
 def shoot(args: argparse.Namespace, width: int, height: int) -> int:
-    from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtCore import QPoint, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
     from trt_viewer.gui import theme
@@ -87,20 +113,31 @@ def shoot(args: argparse.Namespace, width: int, height: int) -> int:
         shown = {"n": 0, "sought": False}
         failed: list[str] = []
 
+        def seek_and_play() -> None:
+            window.seek(args.start)
+            window.play()
+
         def on_frame(_: int) -> None:
             if not shown["sought"]:
                 shown["sought"] = True
-                window.seek(args.start)
-                window.play()
+                QTimer.singleShot(args.settle, seek_and_play)
                 return
             shown["n"] += 1
             if shown["n"] == args.frames:
-                QTimer.singleShot(0, grab)  # while playing: rates and counts on screen
+                QTimer.singleShot(args.settle, grab)  # while playing: rates and counts on screen
 
         def grab() -> None:
             app.processEvents()
             screen = window.screen()
-            pixmap = screen.grabWindow(window.winId())
+            if args.grab == "view":
+                view = window.shell.view
+                corner = view.mapTo(window, QPoint(0, 0))
+                pixmap = screen.grabWindow(window.winId(), corner.x(), corner.y(), view.width(), view.height())
+            elif args.decorations:  # the frame the window manager drew, title bar and all
+                frame = window.frameGeometry()
+                pixmap = screen.grabWindow(0, frame.x(), frame.y(), frame.width(), frame.height())
+            else:
+                pixmap = screen.grabWindow(window.winId())
             out = Path(args.out)
             out.parent.mkdir(parents=True, exist_ok=True)
             if not pixmap.save(str(out)):
