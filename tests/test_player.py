@@ -470,3 +470,13 @@ def test_a_folder_holds_each_image_for_its_time(running):
     start = time.monotonic()
     run.until(lambda: run.player.state == State.ENDED, timeout=5)
     assert run.got.indices == [0, 1, 2, 3] and time.monotonic() - start >= 0.85  # three holds of 0.3 s
+
+
+def test_the_figures_describe_the_frame_paused_on(running):
+    run = running(lambda: ListSource(moving_square_frames(10)), paused=True)
+    run.settle()
+    for _ in range(3):
+        run.player.step()
+    run.until(lambda: len(run.got.results) == 4)
+    run.settle()
+    assert run.got.stats_seen[-1].frames == 4  # not the count of half a second before

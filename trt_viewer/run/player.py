@@ -176,6 +176,7 @@ class Player:
         self._meter = FpsMeter()
         self._totals: dict[str, int] = {}
         self._last_stats = 0.0
+        self._stats_pending = False  # frames shown since the figures were last reported
         self._clock: tuple[float, float] | None = None  # (wall time, frame timestamp)
         self._redo_buffer: Any = None
         self._retry_at: float | None = None  # monotonic time of the next automatic reconnect
@@ -374,6 +375,8 @@ class Player:
             if paused and not step:
                 self._finish_in_flight()  # frames read before the pause are still shown
                 self._set_state(State.PAUSED)
+                if self._stats_pending:
+                    self._emit_stats(force=True)  # the figures describe the frame paused on
                 self._clock = None
                 if refresh:
                     self._redo()
@@ -586,8 +589,10 @@ class Player:
     def _emit_stats(self, force: bool = False) -> None:
         now = time.perf_counter()
         if not force and now - self._last_stats < STATS_EVERY_S:
+            self._stats_pending = True
             return
         self._last_stats = now
+        self._stats_pending = False
         frame_counts: dict[str, int] = {}
         if self._current is not None and self.detector is not None:
             for cid in self._current.detections.class_ids:
