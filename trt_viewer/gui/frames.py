@@ -11,7 +11,7 @@ import numpy as np
 from PySide6.QtGui import QImage
 
 from trt_viewer.core.detections import Detections
-from trt_viewer.core.drawing import DEFAULT_STYLE, DrawStyle, Rect, draw_detections, draw_layout, layout_detections
+from trt_viewer.core.drawing import DEFAULT_STYLE, DrawStyle, Rect, TrackOverlay, draw_annotations, draw_detections
 from trt_viewer.core.sources import Frame
 
 T = TypeVar("T")
@@ -29,32 +29,41 @@ class FramePacket:
     labels: list[str] = field(default_factory=list)  # label per detection, for the panel
     style: DrawStyle = DEFAULT_STYLE  # how image was drawn, and snapshots will be
     regions: list[Rect] = field(default_factory=list)  # boxes and labels drawn on image, in its pixels
+    overlay: TrackOverlay | None = None  # trails, lines and zones (frame pixels), where the run tracks
 
     def annotated(self) -> np.ndarray:
         """The full-size frame with its detections drawn (snapshots, recording)."""
-        return draw_detections(self.frame.copy(), self.detections, self.names, self.style)
+        return draw_detections(self.frame.copy(), self.detections, self.names, self.style, self.overlay)
 
     def render(self, box_wh: tuple[int, int] | None, dpr: float = 1.0) -> QImage:
-        return render(self.frame, self.detections, self.names, box_wh, dpr, self.style)
+        return render(self.frame, self.detections, self.names, box_wh, dpr, self.style, self.overlay)
 
     def redraw(self, box_wh: tuple[int, int] | None, dpr: float = 1.0, style: DrawStyle | None = None) -> QImage:
         """Render again for another view size or style, and keep it as this packet's image
         (a paused frame: the worker sends nothing new)."""
         if style is not None:
             self.style = style
-        self.image, self.regions = render_annotated(self.frame, self.detections, self.names, box_wh, dpr, self.style)
+        self.image, self.regions = render_annotated(self.frame, self.detections, self.names, box_wh, dpr, self.style,
+                                                    self.overlay)
         return self.image
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """The frame's (width, height) in its own pixels."""
+        h, w = self.frame.shape[:2]
+        return w, h
 
     @classmethod
     def of(cls, frame: Frame, detections: Detections, names: list[str], labels: list[str],
-           view: tuple[int, int, float], style: DrawStyle = DEFAULT_STYLE) -> FramePacket:
+           view: tuple[int, int, float], style: DrawStyle = DEFAULT_STYLE,
+           overlay: TrackOverlay | None = None) -> FramePacket:
         """The packet of one frame, rendered for a view of (width, height, pixel ratio);
         a view of no size yet gets the frame at its own size."""
         width, height, ratio = view
         box = (width, height) if width > 0 and height > 0 else None
-        image, regions = render_annotated(frame.image, detections, names, box, ratio, style)
+        image, regions = render_annotated(frame.image, detections, names, box, ratio, style, overlay)
         return cls(image, frame.image, names, frame.index, frame.name, frame.timestamp, detections, labels,
-                   style, regions)
+                   style, regions, overlay)
 
 
 class LatestSlot(Generic[T]):
@@ -94,13 +103,14 @@ def fit_size(image_wh: tuple[int, int], box_wh: tuple[int, int]) -> tuple[int, i
 
 
 def render(bgr: np.ndarray, detections: Detections, names: list[str] | tuple[str, ...],
-           box_wh: tuple[int, int] | None = None, dpr: float = 1.0, style: DrawStyle = DEFAULT_STYLE) -> QImage:
-    return render_annotated(bgr, detections, names, box_wh, dpr, style)[0]
+           box_wh: tuple[int, int] | None = None, dpr: float = 1.0, style: DrawStyle = DEFAULT_STYLE,
+           overlay: TrackOverlay | None = None) -> QImage:
+    return render_annotated(bgr, detections, names, box_wh, dpr, style, overlay)[0]
 
 
 def render_annotated(bgr: np.ndarray, detections: Detections, names: list[str] | tuple[str, ...],
-                     box_wh: tuple[int, int] | None = None, dpr: float = 1.0,
-                     style: DrawStyle = DEFAULT_STYLE) -> tuple[QImage, list[Rect]]:
+                     box_wh: tuple[int, int] | None = None, dpr: float = 1.0, style: DrawStyle = DEFAULT_STYLE,
+                     overlay: TrackOverlay | None = None) -> tuple[QImage, list[Rect]]:
     """The frame with its detections drawn, as a QImage that owns its pixels, scaled to fit
     box_wh (device pixels).
 
@@ -111,8 +121,9 @@ def render_annotated(bgr: np.ndarray, detections: Detections, names: list[str] |
     INTER_AREA: for the usual 1-2x shrink of a video frame it looks the same and costs a
     fraction (docs/performance.md).
 
-    Also returns the rectangles of the boxes and labels drawn, in the image's pixels: what
-    the view's rate overlay keeps clear of.
+    `overlay` (trails, counting lines and zones, in frame pixels) is scaled like the boxes.
+    Also returns the rectangles of the boxes and labels drawn (and the lines' and zones'
+    labels), in the image's pixels: what the view's rate overlay keeps clear of.
     """
     h0, w0 = bgr.shape[:2]
     w, h = fit_size((w0, h0), box_wh) if box_wh is not None else (w0, h0)
@@ -122,13 +133,14 @@ def render_annotated(bgr: np.ndarray, detections: Detections, names: list[str] |
             scale = np.array([w / w0, h / h0, w / w0, h / h0], np.float32)
             detections = Detections(detections.boxes * scale, detections.scores, detections.class_ids,
                                     detections.track_ids)
+        if overlay is not None:
+            overlay = overlay.scaled(w / w0, h / h0)
     image = QImage(w, h, QImage.Format.Format_RGB32)
     # RGB32 is 0xffRRGGBB per pixel, i.e. bytes B, G, R, 255 in memory (little-endian),
     # so BGR -> BGRA writes it directly into the QImage's own buffer.
     pixels = np.frombuffer(image.bits(), np.uint8).reshape(h, image.bytesPerLine())[:, : w * 4].reshape(h, w, 4)
     cv2.cvtColor(np.ascontiguousarray(bgr), cv2.COLOR_BGR2BGRA, dst=pixels)
-    placed = layout_detections(pixels.shape, detections, names, style)
-    draw_layout(pixels, placed, style)
+    regions = draw_annotations(pixels, detections, names, style, overlay)
     del pixels
     image.setDevicePixelRatio(dpr)
-    return image, [r for p in placed for r in (p.box, p.label)]
+    return image, regions

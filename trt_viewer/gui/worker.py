@@ -149,7 +149,12 @@ class Worker(QThread):
         t0 = time.perf_counter()
         detector = self.player.detector
         labels = [detector.label(int(c)) for c in result.detections.class_ids] if detector is not None else []
-        packet = FramePacket.of(result.frame, result.detections, self._names(), labels, self._view, self._style)
+        overlay = result.overlay
+        current = self.player.current
+        if overlay is None and not record and current is not None:
+            overlay = current.overlay  # a paused frame done again keeps its trails, lines and zones
+        packet = FramePacket.of(result.frame, result.detections, self._names(), labels, self._view, self._style,
+                                overlay)
         result.timings["draw"] = time.perf_counter() - t0
         if self.slot.put(packet):
             self.frameReady.emit()

@@ -16,6 +16,7 @@ from typing import Any
 
 from trt_viewer.backends.base import Ticket
 from trt_viewer.core.detections import Detections
+from trt_viewer.core.drawing import TrackOverlay
 from trt_viewer.core.sources import Frame
 from trt_viewer.run.detector import Detector
 from trt_viewer.run.reader import FrameReader, Prepared
@@ -27,6 +28,7 @@ class Result:
     detections: Detections  # with track ids where the run tracks
     timings: dict[str, float] = field(default_factory=dict)
     events: list[Any] = field(default_factory=list)  # track.Event: lines crossed, zones entered or left
+    overlay: TrackOverlay | None = None  # where the run tracks: trails, lines and zones to draw
 
 
 class InFlight:

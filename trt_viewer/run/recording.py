@@ -63,7 +63,10 @@ class Recorder:
         if self.video is not None:
             t0 = time.perf_counter()
             image = frame.image if self.draw_in_place else frame.image.copy()
-            image = draw_detections(image, result.detections, self.names, self.style)
+            if result.overlay is not None:  # trails, lines and zones, where the run tracks
+                image = draw_detections(image, result.detections, self.names, self.style, result.overlay)
+            else:
+                image = draw_detections(image, result.detections, self.names, self.style)
             t1 = time.perf_counter()
             self.video.write(image)
             if self.stats is not None:

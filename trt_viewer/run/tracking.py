@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from trt_viewer.core.drawing import LineMark, TrackOverlay, ZoneMark
 from trt_viewer.run.flight import Result
 from trt_viewer.track import Counter, LineZone, PolygonZone, Trails, check_in_frame, load_zones, make_tracker
 
@@ -25,12 +26,14 @@ class TrackingOptions:
     lines: tuple[str, ...] = ()  # "x1,y1,x2,y2[,name]"
     zones_file: Path | None = None  # {"zones": [{"name": ..., "points": [[x, y], ...]}]}
     trail_length: int = 30  # points kept per track for drawing
+    zones: tuple[tuple[str, tuple[tuple[float, float], ...]], ...] = ()  # (name, points) each, after zones_file's
 
     def check(self) -> tuple[list[LineZone], list[PolygonZone]]:
         """Parse the lines and zones now (before the model loads): InputError, one line."""
         make_tracker(self.tracker)  # an unknown name fails here
         lines = [LineZone.parse(spec, f"line{i + 1}") for i, spec in enumerate(self.lines)]
         zones = load_zones(self.zones_file) if self.zones_file is not None else []
+        zones += [PolygonZone(points, name) for name, points in self.zones]
         return lines, zones
 
 
@@ -51,7 +54,7 @@ class Tracking:
                                     class_agnostic=self.options.across_classes, keep_untracked=True)
         if lines or zones:
             self.counter = Counter(lines, zones, frame_size=frame_size, lost_seconds=self.tracker.lost_seconds)
-        self.trails = Trails(length=self.options.trail_length)
+        self.trails = Trails(length=self.options.trail_length, anchor="bottom_center")  # where the lines count
 
     def apply(self, result: Result) -> Result:
         """The result with track ids on its detections and the counting events it caused."""
@@ -63,8 +66,18 @@ class Tracking:
         tracked = self.tracker.update(result.detections, frame.timestamp)
         self.trails.update(tracked, frame.timestamp)
         events = self.counter.update(tracked, frame.index, frame.timestamp) if self.counter is not None else []
+        overlay = self.overlay()
         timings = dict(result.timings, track=time.perf_counter() - t0)
-        return replace(result, detections=tracked, events=events, timings=timings)
+        return replace(result, detections=tracked, events=events, timings=timings, overlay=overlay)
+
+    def overlay(self) -> TrackOverlay:
+        """What to draw of the tracking as it stands: trails, lines and zones with their counts."""
+        counter = self.counter
+        lines = tuple(LineMark(line.name, line.start, line.end, line.total_in, line.total_out)
+                      for line in counter.lines) if counter is not None else ()
+        zones = tuple(ZoneMark(zone.name, tuple((float(x), float(y)) for x, y in zone.points),
+                               sum(zone.occupancy.values())) for zone in counter.zones) if counter is not None else ()
+        return TrackOverlay(self.trails.points(), self.trails.classes(), lines, zones)
 
     def reset(self) -> None:
         if self.tracker is not None:
