@@ -6,6 +6,8 @@ them is visible (fullscreen hides them all; the actions stay on the window).
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QWidget
 
@@ -23,6 +25,11 @@ SHORTCUTS = (
     ("F, double-click", "Fullscreen (double-click the picture)"),
     ("Esc", "Leave fullscreen"),
     ("H", "Show the rate and count over the video"),
+    ("T", "Track objects (IDs, trails, counting)"),
+    ("D", "Draw a count line: drag across the picture"),
+    ("Z", "Draw a count zone: click its corners, double-click or Enter closes it"),
+    ("Esc", "(while drawing) cancel the line or zone"),
+    ("Ctrl+Z", "Remove the last line or zone"),
     ("Ctrl+O", "Open a model or a source"),
     ("Ctrl+M", "Open a model"),
     ("Ctrl+Shift+O", "Open a folder of images"),
@@ -35,6 +42,12 @@ SHORTCUTS = (
 # View > Labels: multiples of the automatic line width and label size (core.drawing.DrawStyle).
 LINE_WIDTHS = (("&Thin Lines", 0.5), ("&Normal Lines", 1.0), ("T&hick Lines", 2.0))
 FONT_SIZES = (("&Small Labels", 0.75), ("Nor&mal Labels", 1.0), ("&Large Labels", 1.5))
+# Tracking: the trackers, how long the trails are (frames), what the colours tell apart.
+TRACKERS = (("&ByteTrack", "bytetrack"), ("&SORT", "sort"))
+TRAIL_LENGTHS = (("Short Trails (15 Frames)", 15), ("Medium Trails (30 Frames)", 30), ("Long Trails (60 Frames)", 60))
+COLOURS = (("Colour by &Class", "class"), ("Colour by Trac&k", "track"))
+
+K = TypeVar("K", float, str, int)
 
 
 class Actions:
@@ -82,16 +95,31 @@ class Actions:
                                     tip="The score beside each label, on the video, snapshots and recordings")
         self.line_widths = self._choices(window, LINE_WIDTHS, "Line width of the boxes")
         self.font_sizes = self._choices(window, FONT_SIZES, "Size of the labels")
+        self.track = make("&Track Objects", "T", checkable=True,
+                          tip="Follow each object from frame to frame: an ID on its label, its trail, counting")
+        self.trackers = self._choices(window, TRACKERS, "Tracker")
+        self.track_across_classes = make("Track &Across Classes", checkable=True,
+                                         tip="One track may change class (by default each class is tracked apart)")
+        self.show_trails = make("Show T&rails", checkable=True,
+                                tip="Each track's recent path, on the video, snapshots and recordings")
+        self.trail_lengths = self._choices(window, TRAIL_LENGTHS, "Trail length")
+        self.colour_by = self._choices(window, COLOURS, "Box colours")
+        self.draw_line = make("Draw Count &Line", "D", checkable=True,
+                              tip="Drag across the picture: tracked objects crossing it are counted in and out")
+        self.draw_zone = make("Draw Count &Zone", "Z", checkable=True,
+                              tip="Click the zone's corners on the picture, double-click or Enter to close it")
+        self.remove_mark = make("&Remove Last Line or Zone", "Ctrl+Z")
+        self.clear_marks = make("Remove All Lines and &Zones")
         self.fullscreen = make("&Fullscreen", "F", "fullscreen", "Fullscreen", checkable=True)
         self.leave_fullscreen = make("Leave Fullscreen", "Esc")
         self.shortcuts = make("&Keyboard Shortcuts", "F1")
         self.about = make("&About trt-viewer")
 
     @staticmethod
-    def _choices(window: QWidget, choices: tuple[tuple[str, float], ...], tip: str) -> dict[float, QAction]:
+    def _choices(window: QWidget, choices: tuple[tuple[str, K], ...], tip: str) -> dict[K, QAction]:
         """One checkable action per value, one of them checked at a time."""
         group = QActionGroup(window)
-        actions = {}
+        actions: dict[K, QAction] = {}
         for text, value in choices:
             action = QAction(text, group)
             action.setCheckable(True)

@@ -9,13 +9,14 @@ stage times, totals) from the worker's stats reports, a few times a second.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QLabel
 
 from trt_viewer.core.detections import label_for
-from trt_viewer.core.drawing import DEFAULT_STYLE, DrawStyle
+from trt_viewer.core.drawing import DEFAULT_STYLE, DrawStyle, LineMark, TrackOverlay, ZoneMark
 from trt_viewer.core.stats import FpsMeter
 from trt_viewer.gui.stats_panel import StatsPanel
 from trt_viewer.gui.transport import TransportBar
@@ -73,6 +74,7 @@ class Display(QObject):
         self._send_style()
 
     def show_frame(self, packet: FramePacket) -> None:
+        self._view.set_frame_size(*packet.frame_size)
         self._view.set_image(packet.image)
         self._transport.set_position(packet.index, packet.timestamp)
         self.display_meter.tick()
@@ -109,6 +111,28 @@ class Display(QObject):
             width, height, ratio = self._view.device_size()
             self._view.set_image(packet.redraw((width, height), ratio, style))
             self.update_hud()
+
+    def tracking_changed(self, on: bool, lines: tuple[LineMark, ...], zones: tuple[ZoneMark, ...],
+                         counts: dict[str, Any]) -> None:
+        """Tracking was switched, or its lines and zones changed (the run counts afresh):
+        the counts panel at once, and the frame on screen when the run is not playing
+        (nothing new comes to show it): with these lines and zones, or, tracking off,
+        without ids, trails, lines or zones."""
+        if self.last_stats is not None:
+            self.last_stats = {**self.last_stats, "counts": counts}
+        self._stats_panel.set_counts(counts)
+        packet = self._run.packet
+        if packet is None or self._run.state == "playing":
+            return
+        if on:
+            packet.overlay = replace(packet.overlay or TrackOverlay(), lines=lines, zones=zones)
+        else:
+            packet.overlay = None
+            if packet.detections.track_ids is not None:
+                packet.detections = packet.detections.with_track_ids(None)
+        width, height, ratio = self._view.device_size()
+        self._view.set_image(packet.redraw((width, height), ratio))
+        self.update_hud()
 
     def _send_style(self) -> None:
         # Worker.set_style may not exist yet in every worker (test doubles, older workers).

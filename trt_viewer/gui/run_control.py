@@ -18,6 +18,7 @@ from PySide6.QtCore import QObject, Signal
 from trt_viewer.core.yolox import PostprocessConfig
 from trt_viewer.gui.worker import Worker
 from trt_viewer.run.session import RunSpec, SourceInfo
+from trt_viewer.run.tracking import TrackingOptions
 
 if TYPE_CHECKING:
     from trt_viewer.gui.frames import FramePacket
@@ -251,6 +252,12 @@ class RunControl(QObject):
     def set_preset(self, preset: str) -> None:
         if self.worker is not None:
             self.worker.set_preset(preset)
+
+    def set_tracking(self, options: TrackingOptions | None) -> None:
+        """Track (and count) with these options from the run's next frame; None: stop
+        tracking. A new run gets them in its RunSpec."""
+        if self.worker is not None:
+            self.worker.set_tracking(options)
 
     def set_view(self, width: int, height: int, ratio: float) -> None:
         if self.worker is not None:

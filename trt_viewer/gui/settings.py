@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
-from trt_viewer.core.drawing import DrawStyle
+from trt_viewer.core.drawing import COLOUR_BY, DrawStyle
 from trt_viewer.core.yolox import PostprocessConfig
 from trt_viewer.gui.files import is_model, spec_exists
 
@@ -159,13 +159,46 @@ class Settings:
     # -- how detections are drawn -----------------------------------------------------------
     def draw_style(self) -> DrawStyle:
         default = DrawStyle()
+        colour_by = self.get("labels/colour_by", default.colour_by, str)
         return DrawStyle(
             line_width=self.get("labels/line_width", default.line_width, float),
             font_size=self.get("labels/font_size", default.font_size, float),
             show_confidence=self.get("labels/confidence", default.show_confidence, bool),
+            colour_by=colour_by if colour_by in COLOUR_BY else default.colour_by,
+            trails=self.get("labels/trails", default.trails, bool),
+            trail_length=max(2, self.get("labels/trail_length", default.trail_length, int)),
         )
 
     def save_draw_style(self, style: DrawStyle) -> None:
         self.set("labels/line_width", style.line_width)
         self.set("labels/font_size", style.font_size)
         self.set("labels/confidence", style.show_confidence)
+        self.set("labels/colour_by", style.colour_by)
+        self.set("labels/trails", style.trails)
+        self.set("labels/trail_length", style.trail_length)
+
+    # -- tracking, and the counting lines and zones of each source ---------------------------
+    def tracking(self) -> tuple[bool, str, bool]:
+        """Tracking on, the tracker (bytetrack or sort), and whether tracks may change class."""
+        tracker = self.get("tracking/tracker", "bytetrack", str)
+        return (self.get("tracking/on", False, bool), tracker if tracker in ("bytetrack", "sort") else "bytetrack",
+                self.get("tracking/across_classes", False, bool))
+
+    def save_tracking(self, on: bool, tracker: str, across_classes: bool) -> None:
+        self.set("tracking/on", on)
+        self.set("tracking/tracker", tracker)
+        self.set("tracking/across_classes", across_classes)
+
+    @staticmethod
+    def _marks_key(source: str) -> str:
+        return "counting/" + hashlib.sha1(source.strip().encode("utf-8")).hexdigest()[:20]
+
+    def marks(self, source: str) -> str:
+        """The counting lines and zones drawn on this source, as JSON ("" for none)."""
+        return str(self.get(self._marks_key(source), "", str))
+
+    def save_marks(self, source: str, data: str) -> None:
+        if data:
+            self.set(self._marks_key(source), data)
+        else:
+            self.store.remove(self._marks_key(source))

@@ -14,7 +14,7 @@ starts next time with the layout from before fullscreen, not the one it closed w
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
@@ -50,7 +50,8 @@ SETTLE_MS = 2000  # the longest a window manager may take to give the window its
 
 
 class LabelStyle(QObject):
-    """View > Labels: line width, label size and confidence, kept in the settings; `changed`
+    """View > Labels (line width, label size, confidence) and how tracks look (Tracking >
+    trails, their length, colours by class or by track), kept in the settings; `changed`
     sends the new DrawStyle (the view, snapshots and recordings draw with it)."""
 
     changed = Signal(object)  # DrawStyle
@@ -61,21 +62,27 @@ class LabelStyle(QObject):
         self._actions = actions
         stored = settings.draw_style()
         actions.show_confidence.setChecked(stored.show_confidence)
+        actions.show_trails.setChecked(stored.trails)
         for choices, value in ((actions.line_widths, stored.line_width), (actions.font_sizes, stored.font_size)):
             choices[min(choices, key=lambda v: abs(v - value))].setChecked(True)
-            for action in choices.values():
+        actions.trail_lengths[min(actions.trail_lengths, key=lambda n: abs(n - stored.trail_length))].setChecked(True)
+        actions.colour_by[stored.colour_by].setChecked(True)
+        for group in (actions.line_widths, actions.font_sizes, actions.trail_lengths, actions.colour_by):
+            for action in group.values():
                 action.toggled.connect(self._update)
         actions.show_confidence.toggled.connect(self._update)
+        actions.show_trails.toggled.connect(self._update)
         self.style = self._chosen()
 
     def _chosen(self) -> DrawStyle:
         a = self._actions
 
-        def checked(choices: dict[float, QAction]) -> float:
-            return next((v for v, action in choices.items() if action.isChecked()), 1.0)
+        def checked(choices: dict[Any, QAction], default: Any) -> Any:
+            return next((v for v, action in choices.items() if action.isChecked()), default)
 
-        return DrawStyle(line_width=checked(a.line_widths), font_size=checked(a.font_sizes),
-                         show_confidence=a.show_confidence.isChecked())
+        return DrawStyle(line_width=checked(a.line_widths, 1.0), font_size=checked(a.font_sizes, 1.0),
+                         show_confidence=a.show_confidence.isChecked(), colour_by=checked(a.colour_by, "class"),
+                         trails=a.show_trails.isChecked(), trail_length=checked(a.trail_lengths, 30))
 
     def _update(self) -> None:
         style = self._chosen()
@@ -212,6 +219,23 @@ class Shell:
                 labels.addAction(action)
         m.addSeparator()
         m.addAction(a.fullscreen)
+        m = bar.addMenu("&Tracking")
+        m.setToolTipsVisible(True)
+        m.addAction(a.track)
+        m.addSeparator()
+        for action in a.trackers.values():
+            m.addAction(action)
+        m.addAction(a.track_across_classes)
+        m.addSeparator()
+        m.addAction(a.show_trails)
+        for action in a.trail_lengths.values():
+            m.addAction(action)
+        m.addSeparator()
+        for action in a.colour_by.values():
+            m.addAction(action)
+        m.addSeparator()
+        for action in (a.draw_line, a.draw_zone, a.remove_mark, a.clear_marks):
+            m.addAction(action)
         m = bar.addMenu("&Help")
         m.addAction(a.shortcuts)
         m.addAction(a.about)

@@ -1,4 +1,5 @@
-"""Processing and display rates, per-stage p50/p95, drops, and detections per class."""
+"""Processing and display rates, per-stage p50/p95, drops, detections per class, and where
+the run counts, the in/out counts of each line and the occupancy of each zone."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ from PySide6.QtWidgets import (
 
 STAGE_NAMES = {
     "read": "Read", "preprocess": "Letterbox", "infer": "Inference",
-    "postprocess": "Decode + NMS", "draw": "Draw", "write": "Write",
+    "postprocess": "Decode + NMS", "track": "Tracking", "draw": "Draw", "write": "Write",
 }
+STAGE_ROWS = 5  # read, letterbox, inference, decode + NMS, draw
 MAX_CLASS_ROWS = 50
 
 
@@ -100,14 +102,26 @@ class StatsPanel(QWidget):
         self.classes.setMinimumHeight(self.classes.verticalHeader().defaultSectionSize() * 3)
         QVBoxLayout(classes).addWidget(self.classes)
 
+        self.counts_box = QGroupBox("Counts")
+        self.counts = _table(["Line or zone", "In", "Out", "Inside"])
+        self.counts.setToolTip("Tracked objects that crossed each line (in: to the side its arrow points to), "
+                               "and those in each zone now")
+        QVBoxLayout(self.counts_box).addWidget(self.counts)
+        self.counts_box.hide()  # until the run counts something
+
         column = QVBoxLayout(self)
         column.setContentsMargins(6, 6, 6, 6)
         column.addWidget(rates)
         column.addWidget(stages)
+        column.addWidget(self.counts_box)
         column.addWidget(classes, 1)
-        self._fit_stages(len(STAGE_NAMES) - 1)
+        self._fitted = 0
+        self._fit_stages(STAGE_ROWS)
 
     def _fit_stages(self, rows: int) -> None:
+        if rows == self._fitted:
+            return
+        self._fitted = rows
         height = self.stages.horizontalHeader().sizeHint().height()
         height += rows * self.stages.verticalHeader().defaultSectionSize() + 4
         self.stages.setFixedHeight(height)
@@ -125,11 +139,46 @@ class StatsPanel(QWidget):
             for stage, v in stats["stages"].items()
         ]
         _fill(self.stages, rows)
+        self._fit_stages(max(STAGE_ROWS, len(rows)))  # tracking adds a stage
         frame, totals = stats["frame_counts"], stats["totals"]
         labels = sorted(set(frame) | set(totals), key=lambda k: (-frame.get(k, 0), -totals.get(k, 0), k))
         _fill(self.classes, [
             [label, str(frame.get(label, 0)), f"{totals.get(label, 0):,}"] for label in labels[:MAX_CLASS_ROWS]
         ])
+        self.set_counts(stats.get("counts") or {})
+
+    def set_counts(self, counts: dict[str, Any]) -> None:
+        """The run's counts (track.Counter.summary()): a row per line (in, out) and per zone
+        (entered, inside now), each with its per-class figures as its tooltip; hidden when
+        there are none."""
+        rows: list[list[str]] = []
+        tips: list[str] = []
+        for name, line in counts.get("lines", {}).items():
+            rows.append([name, f"{line.get('in_total', 0):,}", f"{line.get('out_total', 0):,}", ""])
+            tips.append(_per_class({"in": line.get("in", {}), "out": line.get("out", {})}))
+        for name, zone in counts.get("zones", {}).items():
+            occupancy, entered = zone.get("occupancy", {}), zone.get("entered", {})
+            rows.append([name, f"{sum(entered.values()):,}", "", f"{sum(occupancy.values()):,}"])
+            tips.append(_per_class({"entered": entered, "inside": occupancy}))
+        _fill(self.counts, rows)
+        for r, tip in enumerate(tips):
+            for c in range(self.counts.columnCount()):
+                item = self.counts.item(r, c)
+                if item is not None and item.toolTip() != tip:
+                    item.setToolTip(tip)
+        if rows:
+            self.counts.setFixedHeight(self.counts.horizontalHeader().sizeHint().height()
+                                       + min(len(rows), 6) * self.counts.verticalHeader().defaultSectionSize() + 4)
+        self.counts_box.setVisible(bool(rows))
+
+    def count_rows(self) -> dict[str, tuple[str, str, str]]:
+        """What the counts table shows: name -> (in, out, inside)."""
+        rows: dict[str, tuple[str, str, str]] = {}
+        for r in range(self.counts.rowCount()):
+            cells = [self.counts.item(r, c) for c in range(4)]
+            name, a, b, c = (cell.text() if cell is not None else "" for cell in cells)
+            rows[name] = (a, b, c)
+        return rows
 
     def reset(self) -> None:
         self.processing.setText("–")
@@ -138,6 +187,14 @@ class StatsPanel(QWidget):
             label.setText("0")
         _fill(self.stages, [])
         _fill(self.classes, [])
+        self.set_counts({})
+
+
+def _per_class(parts: dict[str, dict[str, int]]) -> str:
+    """"in: person 2, car 1 · out: person 1" (what a count row's tooltip says)."""
+    said = [f"{what}: " + ", ".join(f"{label} {n}" for label, n in by_label.items())
+            for what, by_label in parts.items() if by_label]
+    return " · ".join(said) or "nothing counted yet"
 
 
 def _muted(text: str) -> QLabel:

@@ -5,11 +5,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPaintEvent, QResizeEvent
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from trt_viewer.gui import icons
+from trt_viewer.gui.marking import Sketch
 
 BACKGROUND = QColor("#101114")
 HINT = QColor("#8b8f98")
@@ -100,6 +111,8 @@ class VideoView(QWidget):
         self.notice = _Notice(self)
         self.notice.button.clicked.connect(self.reconnectRequested)
         self.notice.cancel.clicked.connect(self.cancelReconnectRequested)
+        self.frame_size: tuple[int, int] | None = None  # (W, H) of the frame shown, in its own pixels
+        self.sketch = Sketch(self)  # a counting line or zone being drawn with the mouse
 
     # -- what to show ---------------------------------------------------------------------
     @property
@@ -112,7 +125,14 @@ class VideoView(QWidget):
 
     def clear(self) -> None:
         self._image = None
+        self.frame_size = None
+        self.sketch.cancel()  # nothing left to draw on
         self.update()
+
+    def set_frame_size(self, width: int, height: int) -> None:
+        """The size of the frame the image on screen shows (the image is scaled to the view):
+        lines and zones drawn with the mouse are given in these pixels."""
+        self.frame_size = (width, height)
 
     def set_badge(self, text: str) -> None:
         """A small state label in the corner (Paused, Ended); '' hides it."""
@@ -185,8 +205,33 @@ class VideoView(QWidget):
         self._place_notice()
         self.resized.emit(*self.device_size())
 
-    def mouseDoubleClickEvent(self, event: object) -> None:
-        self.doubleClicked.emit()
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        if not self.sketch.double_click(event):
+            self.doubleClicked.emit()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if not self.sketch.press(event):
+            super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if not self.sketch.move(event):
+            super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if not self.sketch.release(event):
+            super().mouseReleaseEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if not self.sketch.key(event):
+            super().keyPressEvent(event)
+
+    def event(self, event: QEvent) -> bool:
+        # While drawing, Escape, Enter and Backspace are the sketch's, not the window's
+        # shortcuts (Escape would leave fullscreen).
+        if event.type() == QEvent.Type.ShortcutOverride and self.sketch.wants(event):
+            event.accept()
+            return True
+        return super().event(event)
 
     def _place_notice(self) -> None:
         if not self.notice.isVisible():
@@ -220,6 +265,7 @@ class VideoView(QWidget):
             p.drawImage(target, self._image)
             if self.hud_enabled and self._hud:
                 self._paint_hud(p)
+            self.sketch.paint(p)
         self._paint_badges(p)
         p.end()
 

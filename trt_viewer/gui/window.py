@@ -12,6 +12,7 @@ It holds no pipeline logic and little of its own. Each part is an object it owns
 - preferences: loop, real-time playback and HUD, kept between sessions
 - lost_source: the notice while a live source is lost and reconnects by itself
 - leftovers: what a run left on screen, cleared once it describes nothing
+- tracking: the Tracking menu's switches and each source's counting lines and zones
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from trt_viewer.gui.run_control import CLOSE_WAIT_MS, RunControl, WorkerFactory
 from trt_viewer.gui.settings import Settings
 from trt_viewer.gui.shell import Shell
 from trt_viewer.gui.status import Status
+from trt_viewer.gui.tracking import TrackingControl
 from trt_viewer.gui.worker import Worker
 from trt_viewer.run.session import RunSpec, SourceInfo
 
@@ -63,6 +65,8 @@ class MainWindow(QMainWindow):
         self.outputs = Outputs(self, self.settings, self.actions_, self.shell.view, self.run, self.messages,
                                lambda: self.chooser.source)
         self.preferences = Preferences(self.settings, self.actions_, self.shell.transport, self.shell.view, self.run)
+        self.tracking = TrackingControl(self.settings, self.actions_, self.shell.view, self.run, self.display,
+                                        self.messages, lambda: self.chooser.source, self)
         self.demo = Demo(self)
         install_menus(self.menuBar(), self.actions_, self.chooser, self.preferences.image_menu, self.demo.action)
         self._wire()
@@ -101,6 +105,7 @@ class MainWindow(QMainWindow):
         shell.labels.changed.connect(self.display.set_style)
         chooser.modelChosen.connect(shell.model_panel.clear)
         chooser.changed.connect(self.status.choice_changed)
+        chooser.changed.connect(self.tracking.source_changed)
         messages.errorShown.connect(self.errorShown)
 
         run.restarting.connect(shell.view.hide_notice)
@@ -129,6 +134,7 @@ class MainWindow(QMainWindow):
             loop=self.actions_.loop.isChecked(), realtime=self.actions_.realtime.isChecked(), start_paused=paused,
             image_seconds=self.preferences.image_seconds,
             names_file=Path(self.chooser.names_file) if self.chooser.names_file else None,
+            tracking=self.tracking.options(),
         )
 
     # ======================================================================== the viewer's API
