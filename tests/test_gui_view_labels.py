@@ -290,7 +290,9 @@ def test_the_style_reaches_the_runs_frames_snapshots_and_recordings(qtbot, windo
     window.set_source(str(gui_video), start=True)
     qtbot.waitUntil(lambda: window.packet is not None and window.packet.style == style, timeout=15000)
     block = label_block(window.packet.annotated(), 0)  # the snapshot's picture
-    assert block is not None and block[2] - block[0] + 1 == label_size("class_0", 64, 96, style)[0]
+    # The label of the larger style, without its score; its block may take in the box's
+    # edge next to it on some frames (one pixel wider).
+    assert block is not None and block[2] - block[0] + 1 - label_size("class_0", 64, 96, style)[0] in (0, 1)
     a.record.trigger()
     qtbot.waitUntil(lambda: len(drawn_with) >= 3, timeout=15000)
     a.record.trigger()
