@@ -24,7 +24,8 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = sub.add_parser(
         "inspect", help="show what an engine or ONNX model holds", description=DESCRIPTION
     )
-    p.add_argument("file", help="engine (.engine, .plan, .trt) or ONNX model (.onnx)")
+    p.add_argument("file", help="engine (.engine, .plan, .trt), ONNX model (.onnx), or a model on a Triton "
+                   "server (grpc://HOST:8001/NAME, http://HOST:8000/NAME)")
     p.add_argument(
         "--input-size", type=size, nargs=2, metavar=("H", "W"),
         help="size to check a dynamic model's outputs at (default: its own, else 640 640)",
@@ -82,9 +83,16 @@ def format_report(r: dict[str, Any]) -> str:
 def inspect_command(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from trt_viewer.backends import is_model_url
     from trt_viewer.backends.trt.report import inspect_file
 
     size = tuple(args.input_size) if args.input_size else None
+    if is_model_url(args.file):
+        from trt_viewer.backends import triton
+
+        remote = triton.inspect_url(args.file, size)
+        print(json.dumps(remote) if args.json else triton.format_report(remote), file=sys.stdout)
+        return 0
     report = inspect_file(Path(args.file).expanduser(), size)
     print(json.dumps(report) if args.json else format_report(report), file=sys.stdout)
     return 0
