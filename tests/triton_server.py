@@ -114,6 +114,10 @@ def _shm_names() -> set[str]:
         return set()
 
 
+def _python_envs() -> set[Path]:
+    return set(PYTHON_BACKEND_TMP.glob("python_env_*"))
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -147,6 +151,7 @@ class TritonServer:
     python: Path | None = None
     workdir: Path | None = None  # default: a temporary folder, removed at stop()
     ignore_sigint: bool = False  # start it as a non-interactive shell's background job is: SIGINT ignored
+    repository: Path | None = None  # serve this model repository with the bundled tritonserver itself
     log: list[str] = field(default_factory=list)
     http_port: int = 0
     grpc_port: int = 0
@@ -156,6 +161,7 @@ class TritonServer:
         self.process: subprocess.Popen[str] | None = None
         self._own_workdir = self.workdir is None
         self._shm_before: set[str] = set()
+        self._envs_before: set[Path] = set()
         self._reader: threading.Thread | None = None
         self._ready = threading.Event()
 
@@ -200,11 +206,14 @@ class TritonServer:
         self.log.clear()
         self._ready.clear()
         self._shm_before = _shm_names()
+        self._envs_before = _python_envs()
         argv = [str(python), str(Path(__file__).resolve()), "--http-port", str(self.http_port),
                 "--grpc-port", str(self.grpc_port), "--workspace", str(self.workspace)]
         argv += [item for m in self.models for item in ("--model", m.arg())]
         if self.tls is not None:
             argv += ["--grpc-cert", str(self.tls[0]), "--grpc-key", str(self.tls[1])]
+        if self.repository is not None:
+            argv += ["--repository", str(self.repository)]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
         env["PYTHONUNBUFFERED"] = "1"
         if self.token is not None:
@@ -303,6 +312,12 @@ class TritonServer:
             if ours:
                 left.append(f"the Python backend's copy {folder} is left")
                 shutil.rmtree(folder, ignore_errors=True)
+        # ... and makes an empty /tmp/python_env_XXXXXX that a stop cut short leaves.
+        for folder in sorted(_python_envs() - self._envs_before):
+            with contextlib.suppress(OSError):
+                if not any(folder.iterdir()):
+                    left.append(f"the Python backend's folder {folder} is left")
+                    folder.rmdir()
         self.process = None
         return left
 
@@ -397,9 +412,12 @@ def serve(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", action="append", default=[], help="JSON: name, path, labels, delay_s...")
     parser.add_argument("--grpc-cert", help="gRPC over TLS with this certificate (PEM)")
     parser.add_argument("--grpc-key", help="... and this key (PEM)")
+    parser.add_argument("--repository", help="serve this model repository with the bundled tritonserver binary")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGINT, _interrupt)  # also where a non-interactive shell ignored it
     signal.signal(signal.SIGTERM, _interrupt)  # PyTriton stops cleanly on KeyboardInterrupt only
+    if args.repository:
+        return serve_repository(args)
     from pytriton.triton import Triton, TritonConfig, TritonSecurityConfig
 
     token = os.environ.pop("TRITON_TEST_TOKEN", None)
@@ -431,6 +449,64 @@ def serve(argv: Sequence[str] | None = None) -> int:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl+C must not cut the cleaning short
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
             triton.stop()
+
+
+def serve_repository(args: argparse.Namespace) -> int:
+    """The bundled tritonserver binary on a plain model repository (Python-backend models
+    only: it has no other backend), its files copied into the workspace as PyTriton does."""
+    import urllib.request
+
+    import pytriton
+    from pytriton.utils.distribution import get_libs_path, get_stub_path
+
+    workspace = Path(args.workspace)
+    dist = workspace / "tritonserver"
+    process = None
+    try:
+        shutil.copytree(Path(pytriton.__file__).parent / "tritonserver", dist,
+                        ignore=shutil.ignore_patterns("python_backend_stubs"))
+        shutil.copy(get_stub_path(f"{sys.version_info[0]}.{sys.version_info[1]}"),
+                    dist / "backends" / "python" / "triton_python_backend_stub")
+        env = dict(os.environ)
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [str(get_libs_path()), env.get("LD_LIBRARY_PATH")]))
+        # The Python backend's stub embeds the python first on PATH, and so imports numpy and
+        # onnxruntime from this environment (PyTriton puts it first too).
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        process = subprocess.Popen([
+            str(dist / "bin" / "tritonserver"), f"--model-repository={args.repository}",
+            f"--backend-directory={dist / 'backends'}", f"--cache-directory={dist / 'caches'}",
+            "--http-address=127.0.0.1", f"--http-port={args.http_port}", "--grpc-address=127.0.0.1",
+            f"--grpc-port={args.grpc_port}", "--allow-metrics=false", f"--exit-timeout-secs={EXIT_TIMEOUT_S}",
+            "--strict-readiness=true", "--exit-on-error=true",
+        ], env=env, stdin=subprocess.DEVNULL)
+        ready = f"http://127.0.0.1:{args.http_port}/v2/health/ready"
+        while process.poll() is None:
+            try:
+                with urllib.request.urlopen(ready, timeout=1) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            return 1
+        print(READY, flush=True)
+        while process.poll() is None:
+            time.sleep(0.2)
+        print("the server stopped by itself", flush=True)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(EXIT_TIMEOUT_S + 10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        shutil.rmtree(workspace, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -97,11 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_lazy("trt_viewer.cli.run", "run_command"))
 
     # Imported here: they take helpers from this module, which is complete by now.
-    from trt_viewer.cli import bench, build, inspect
+    from trt_viewer.cli import bench, build, inspect, triton_repo
 
     build.add_parser(sub)
     inspect.add_parser(sub)
     bench.add_parser(sub)
+    triton_repo.add_parser(sub)
     return parser
 
 
