@@ -118,6 +118,23 @@ def _python_envs() -> set[Path]:
     return set(PYTHON_BACKEND_TMP.glob("python_env_*"))
 
 
+def _in_use(path: Path) -> bool:
+    """Whether a live process maps `path`, holds it open, or works in it."""
+    text = str(path)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if text in (entry / "maps").read_text(errors="replace") or os.readlink(entry / "cwd") == text:
+                return True
+            for fd in (entry / "fd").iterdir():
+                if os.readlink(fd).startswith(text):
+                    return True
+        except OSError:
+            continue
+    return False
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -162,6 +179,7 @@ class TritonServer:
         self._own_workdir = self.workdir is None
         self._shm_before: set[str] = set()
         self._envs_before: set[Path] = set()
+        self._envs_mine: set[Path] = set()
         self._reader: threading.Thread | None = None
         self._ready = threading.Event()
 
@@ -234,6 +252,9 @@ class TritonServer:
         while time.monotonic() < deadline:
             if self._ready.wait(0.1):
                 self.started_s = time.monotonic() - started
+                # The Python backend's stubs make theirs while the models load: these are
+                # ours (unless another server started in the same seconds).
+                self._envs_mine = _python_envs() - self._envs_before
                 return True
             if self.process.poll() is not None:
                 self._reader.join(5)
@@ -295,8 +316,12 @@ class TritonServer:
         if self.workdir is not None and self.workspace.exists():
             left.append(f"the workspace {self.workspace} is left")
             shutil.rmtree(self.workspace, ignore_errors=True)
+        # What the server's processes made in /dev/shm and left: PyTriton's own (pytrtion<pid>-...)
+        # by name; multiprocessing's (psm_...) and the Python backend's only where no live
+        # process maps them, since another test run's server may hold such objects right now.
         new_shm = sorted(_shm_names() - self._shm_before)
-        ours = [n for n in new_shm if n.startswith(("psm_", "pytrtion", "triton_python_backend"))]
+        ours = [n for n in new_shm if n.startswith(f"pytrtion{pgid}-")
+                or (n.startswith(("psm_", "triton_python_backend")) and not _in_use(SHM_DIR / n))]
         if ours:
             left.append(f"shared memory {ours} is left")
             for name in ours:
@@ -306,16 +331,16 @@ class TritonServer:
         # removes it when the model unloads; a killed server leaves it. Ours name our workspace.
         for folder in PYTHON_BACKEND_TMP.glob("folder*"):
             try:
-                ours = str(self.workspace) in (folder / "config.pbtxt").read_text(errors="replace")
+                copied = str(self.workspace) in (folder / "config.pbtxt").read_text(errors="replace")
             except OSError:
                 continue
-            if ours:
+            if copied:
                 left.append(f"the Python backend's copy {folder} is left")
                 shutil.rmtree(folder, ignore_errors=True)
         # ... and makes an empty /tmp/python_env_XXXXXX that a stop cut short leaves.
-        for folder in sorted(_python_envs() - self._envs_before):
+        for folder in sorted(self._envs_mine & _python_envs()):
             with contextlib.suppress(OSError):
-                if not any(folder.iterdir()):
+                if not any(folder.iterdir()) and not _in_use(folder):
                     left.append(f"the Python backend's folder {folder} is left")
                     folder.rmdir()
         self.process = None

@@ -957,7 +957,8 @@ class TritonBackend(Backend):
                 return InputError(f"model {t.model} has no version {t.version} on {where}")
             return InputError(f"model {t.model} is not on {where}{self._served_models()}")
         if "shared memory" in text:
-            return InputError(f"{server} cannot use this host's shared memory: {message} (turn it off with ?shm=off)")
+            line = f"{server} cannot use this host's shared memory: {message} (turn it off with ?shm=off)"
+            return InputError(line) if opening else RunError(line)
         if "certificate_verify_failed" in text or "certificate verify failed" in text:
             return InputError(f"{where} presented a certificate this client does not trust (give its CA with "
                               "?ca=FILE in the URL)")
