@@ -24,7 +24,7 @@ import onnx
 import pytest
 from fakes.fixtures import run_cli
 from onnx import TensorProto, helper
-from triton_server import Served, TritonServer, free_ports, server_python
+from triton_server import Served, TritonServer, free_ports, server_or_skip
 
 from trt_viewer.backends import open_backend
 from trt_viewer.backends.base import HostInput
@@ -68,14 +68,6 @@ def no_layout_model(path: Path) -> Path:
     onnx.save(model, str(path))
     return path
 
-
-def server_or_skip() -> Path:
-    python, why = server_python()
-    if python is None:
-        if os.environ.get("TRT_VIEWER_REQUIRE_TRITON"):
-            pytest.fail(f"TRT_VIEWER_REQUIRE_TRITON is set but {why}")
-        pytest.skip(why)
-    return python
 
 
 @pytest.fixture(scope="module")

@@ -157,8 +157,8 @@ def test_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_a_python_backend_repository_serves_in_tritonserver(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The bundled tritonserver binary (Python backend only) loads what triton-repo wrote,
     and `trt-viewer run` on it gives what the model gives locally."""
-    from test_triton import REFERENCE, real_files, server_or_skip
-    from triton_server import TritonServer
+    from test_triton import REFERENCE, real_files
+    from triton_server import TritonServer, server_or_skip
 
     python = server_or_skip()
     model = modelgen.yolox_model(tmp_path / "raw.onnx", metadata={"names": "alpha,beta"})

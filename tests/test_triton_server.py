@@ -15,18 +15,10 @@ from pathlib import Path
 import modelgen
 import numpy as np
 import pytest
-from triton_server import ENV_SCRIPT, Served, TritonServer, server_python
+from triton_server import ENV_SCRIPT, Served, TritonServer, server_or_skip
 
 httpclient = pytest.importorskip("tritonclient.http")
 
-
-def server_or_skip() -> Path:
-    python, why = server_python()
-    if python is None:
-        if os.environ.get("TRT_VIEWER_REQUIRE_TRITON"):
-            pytest.fail(f"TRT_VIEWER_REQUIRE_TRITON is set but {why}")
-        pytest.skip(why)
-    return python
 
 
 def test_the_environment_is_made_once() -> None:

@@ -96,6 +96,19 @@ def server_python() -> tuple[Path | None, str]:
         return _env_result
 
 
+def server_or_skip() -> Path:
+    """The server environment's python; where it is missing the test skips, or fails where
+    TRT_VIEWER_REQUIRE_TRITON is set (CI, which makes the environment)."""
+    import pytest
+
+    python, why = server_python()
+    if python is None:
+        if os.environ.get("TRT_VIEWER_REQUIRE_TRITON"):
+            pytest.fail(f"TRT_VIEWER_REQUIRE_TRITON is set but {why}")
+        pytest.skip(why)
+    return python
+
+
 def free_ports(n: int) -> list[int]:
     """n distinct ports free on 127.0.0.1 now (held together while chosen)."""
     with contextlib.ExitStack() as stack:
