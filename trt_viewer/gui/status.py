@@ -158,11 +158,3 @@ class Status:
         self._shell.transport.set_source(info)
         self._shell.transport.show_image_seconds(self._folder(self._chooser.source))
         self.update_actions()
-
-    def source_lost(self, message: str) -> None:
-        name = files.display_name(self._chooser.source or "")
-        self._shell.view.show_notice(
-            f"{name} disconnected", f"{message}. Check that it is plugged in and not used by another program.",
-            reconnect=True,
-        )
-        self._messages.show_error(f"{message}", dialog=False)
