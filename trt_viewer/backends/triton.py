@@ -1106,8 +1106,7 @@ def format_report(r: Mapping[str, Any]) -> str:
     lines.append(f"  layout:         {r['layout']}")
     classes = r.get("classes")
     if classes:
-        shown = ", ".join(classes["names"][:10]) + (", ..." if classes["count"] > 10 else "")
-        lines.append(f"  classes:        {classes['count']} ({classes['source']}){': ' + shown if shown else ''}")
+        lines.append(f"  classes:        {names.describe_classes(classes)}")
     for key, value in sorted(r.get("metadata", {}).items()):
         if key in names.METADATA_KEYS:
             continue

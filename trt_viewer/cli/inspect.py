@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from trt_viewer.cli.args import size
+from trt_viewer.core import names
 
 DESCRIPTION = (
     "Show an engine's or ONNX model's TensorRT version, I/O tensors, optimisation profiles, "
@@ -72,8 +73,7 @@ def format_report(r: dict[str, Any]) -> str:
     lines.append(f"  layout:         {r['layout']}")
     classes = r.get("classes")
     if classes:
-        shown = ", ".join(classes["names"][:10]) + (", ..." if classes["count"] > 10 else "")
-        lines.append(f"  classes:        {classes['count']} ({classes['source']}){': ' + shown if shown else ''}")
+        lines.append(f"  classes:        {names.describe_classes(classes)}")
     meta = {k: v for k, v in r.get("metadata", {}).items() if k != "names"}
     for key, value in sorted(meta.items()):
         lines.append(f"  metadata {key}: {value if len(value) <= 80 else value[:77] + '...'}")

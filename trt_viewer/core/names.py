@@ -25,6 +25,7 @@ import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from trt_viewer.errors import InputError
 
@@ -169,3 +170,10 @@ def resolve_names(
     if num_classes is None:
         _warn_unknown(model_path)
     return [f"class_{i}" for i in range(num_classes or 0)], NONE_FOUND
+
+
+def describe_classes(classes: Mapping[str, Any], shown: int = 10) -> str:
+    """An inspect report's classes ({"count", "source", "names"}) as one line: the count,
+    where the names came from, and the first few names."""
+    first = ", ".join(classes["names"][:shown]) + (", ..." if classes["count"] > shown else "")
+    return f"{classes['count']} ({classes['source']})" + (f": {first}" if first else "")
