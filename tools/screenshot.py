@@ -143,6 +143,7 @@ def shoot(args: argparse.Namespace, width: int, height: int) -> int:
             if not pixmap.save(str(out)):
                 failed.append(f"cannot write {out}")
             else:
+                shown["saved"] = True
                 print(f"screenshot: {out} ({pixmap.width()}x{pixmap.height()})")
             window.close()
 
@@ -154,6 +155,8 @@ def shoot(args: argparse.Namespace, width: int, height: int) -> int:
         window.errorShown.connect(on_error)
         QTimer.singleShot(120_000, window.close)  # never hang a CI job
         app.exec()
+    if not failed and not shown.get("saved"):  # the window closed first: the source ended, or the time ran out
+        failed.append(f"no screenshot: fewer than {args.frames} frames were shown after frame {args.start}")
     if failed:
         print(f"screenshot: {failed[0]}", file=sys.stderr)
         return 1
