@@ -61,7 +61,8 @@ class Served:
     max_batch_size: int = 8  # 0: no batching (the config's dims carry the batch dim)
 
     def arg(self) -> str:
-        return json.dumps({"name": self.name, "path": str(self.path), "labels": list(self.labels),
+        # Absolute: the server runs in its own folder, and TRT_VIEWER_TEST_DATA may be relative (../shared).
+        return json.dumps({"name": self.name, "path": str(self.path.resolve()), "labels": list(self.labels),
                            "delay_s": self.delay_s, "max_batch_size": self.max_batch_size})
 
 

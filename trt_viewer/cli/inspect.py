@@ -88,10 +88,10 @@ def inspect_command(args: argparse.Namespace) -> int:
 
     size = tuple(args.input_size) if args.input_size else None
     if is_model_url(args.file):
-        from trt_viewer.backends import triton
+        from trt_viewer.backends import triton_report
 
-        remote = triton.inspect_url(args.file, size)
-        print(json.dumps(remote) if args.json else triton.format_report(remote), file=sys.stdout)
+        remote = triton_report.inspect_url(args.file, size)
+        print(json.dumps(remote) if args.json else triton_report.format_report(remote), file=sys.stdout)
         return 0
     report = inspect_file(Path(args.file).expanduser(), size)
     print(json.dumps(report) if args.json else format_report(report), file=sys.stdout)
