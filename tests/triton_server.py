@@ -59,11 +59,15 @@ class Served:
     labels: tuple[str, ...] = ()  # config parameter `labels`, one name per line
     delay_s: float = 0.0  # each batch sleeps this long first (timeouts, frames in flight)
     max_batch_size: int = 8  # 0: no batching (the config's dims carry the batch dim)
+    # How long the dynamic batcher holds the first request of a batch for more: long enough
+    # and requests of different clients (streams) meet in one batch.
+    queue_delay_us: int = 500
 
     def arg(self) -> str:
         # Absolute: the server runs in its own folder, and TRT_VIEWER_TEST_DATA may be relative (../shared).
         return json.dumps({"name": self.name, "path": str(self.path.resolve()), "labels": list(self.labels),
-                           "delay_s": self.delay_s, "max_batch_size": self.max_batch_size})
+                           "delay_s": self.delay_s, "max_batch_size": self.max_batch_size,
+                           "queue_delay_us": self.queue_delay_us})
 
 
 _env_lock = threading.Lock()
@@ -435,7 +439,7 @@ def _bind(triton: Any, spec: dict[str, Any]) -> None:
         def infer(requests: list[Any]) -> list[dict[str, Any]]:
             return [run({k: request[k] for k in request}) for request in requests]
     config = ModelConfig(batching=bool(max_batch), max_batch_size=max_batch or 4,
-                         batcher=DynamicBatcher(max_queue_delay_microseconds=500))
+                         batcher=DynamicBatcher(max_queue_delay_microseconds=int(spec.get("queue_delay_us", 500))))
     triton.bind(model_name=spec["name"], infer_func=infer, inputs=inputs, outputs=outputs, config=config,
                 strict=False)
     if spec["labels"]:  # a parameter of the model config, as a hand-written config.pbtxt has

@@ -83,7 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a model over a source without a window, every frame processed.",
     )
     run.add_argument("--model", required=False, help="model file (.onnx, .engine, .plan, .trt)")
-    run.add_argument("--source", required=False, help="video file, image, folder of images, camera index or stream URL")
+    run.add_argument("--source", action="append", help="video file, image, folder of images, camera index or stream "
+                     "URL; repeat it to run several streams at once (outputs then need {stream} or {stem} in "
+                     "their names)")
     run.add_argument("--demo", action="store_true", help="use the built-in demo model and video")
     run.add_argument("--output", "-o", help="annotated video (.mp4, .avi, .mkv) or image file")
     run.add_argument("--detections", help="detections file: .jsonl (one object per frame) or .csv; - for JSONL "

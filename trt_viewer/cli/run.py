@@ -134,6 +134,12 @@ def tracking_options(args: argparse.Namespace) -> TrackingOptions | None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    # Several --source: a stream each, side by side (cli/streams.py); one goes on below.
+    from trt_viewer.cli import streams
+
+    if args.source and len(args.source) > 1:
+        return streams.run_streams(args)
+    streams.single_stream(args)
     model, source_spec = _model_and_source(args)
     check_outputs(model, source_spec, args)
     tracking = tracking_options(args)
