@@ -15,7 +15,8 @@ from PySide6.QtCore import QMimeData, QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QWidget
 
-from trt_viewer.backends import MODEL_SUFFIXES, check_model_path
+from trt_viewer.backends import MODEL_SUFFIXES, check_model_path, is_model_url
+from trt_viewer.backends.triton_url import parse_url
 from trt_viewer.core.names import read_names_file
 from trt_viewer.errors import TrtViewerError
 from trt_viewer.gui import files
@@ -57,6 +58,9 @@ class Chooser(QObject):
             parent,
         )
         self.camera_menu = CameraMenu(self.cameras, self.choose_camera, parent)
+        self.triton_action = QAction("&Triton Server…", parent)
+        self.triton_action.setStatusTip("Run a model that a Triton Inference Server serves (gRPC or HTTP)")
+        self.triton_action.triggered.connect(self.open_triton_dialog)
         self.names_action = QAction("Class &Names…", parent)
         self.names_action.setStatusTip("Read the model's class names from a file, one name per line")
         self.names_action.triggered.connect(self.open_names_dialog)
@@ -72,15 +76,27 @@ class Chooser(QObject):
         return self._settings.names_file(self.model) if self.model else None
 
     def set_model(self, path: str, start: bool = False, *, remember: bool = True) -> bool:
-        try:
-            check_model_path(path)
-        except TrtViewerError as exc:
-            self._messages.show_error(str(exc))
-            return False
-        if Path(path).suffix.lower() not in MODEL_SUFFIXES:
-            self._messages.show_error(f"{Path(path).name} is not a model: expected one of {', '.join(MODEL_SUFFIXES)}")
-            return False
-        self.model = str(Path(path).expanduser())
+        """A model file, or a model on a Triton server (grpc://HOST:8001/NAME...): a URL is
+        checked for its form here; the server is asked when the run opens it (the Triton
+        dialog asks before)."""
+        if is_model_url(path):
+            try:
+                parse_url(path)
+            except TrtViewerError as exc:
+                self._messages.show_error(str(exc))
+                return False
+            self.model = path.strip()
+        else:
+            try:
+                check_model_path(path)
+            except TrtViewerError as exc:
+                self._messages.show_error(str(exc))
+                return False
+            if Path(path).suffix.lower() not in MODEL_SUFFIXES:
+                self._messages.show_error(
+                    f"{Path(path).name} is not a model: expected one of {', '.join(MODEL_SUFFIXES)}")
+                return False
+            self.model = str(Path(path).expanduser())
         self._remember(self.model, remember, self._settings.add_recent_model)
         self.modelChosen.emit(self.model)
         self._chosen(start, hint=remember)
@@ -180,6 +196,16 @@ class Chooser(QObject):
         if path:
             self._remember_dir(path)
             self.set_model(path, start=True)
+
+    def open_triton_dialog(self) -> None:
+        from trt_viewer.gui.triton_dialog import TritonDialog
+
+        dialog = TritonDialog(self._parent, self._settings.get("dialogs/triton_server", "", str),
+                              self._settings.get("dialogs/triton_model", "", str))
+        if dialog.exec() == TritonDialog.DialogCode.Accepted:
+            self._settings.set("dialogs/triton_server", dialog.server.text().strip())
+            self._settings.set("dialogs/triton_model", dialog.model.text().strip())
+            self.set_model(dialog.url(), start=True)
 
     def open_source_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

@@ -189,7 +189,7 @@ class Shell:
         a = self._actions
         bar = self._window.menuBar()
         m = bar.addMenu("&File")
-        for action in (a.open, a.open_model, a.open_source, a.open_folder, a.open_url):
+        for action in (a.open, a.open_model, chooser.triton_action, a.open_source, a.open_folder, a.open_url):
             m.addAction(action)
         m.addMenu(chooser.camera_menu)
         m.addSeparator()
