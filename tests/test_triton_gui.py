@@ -121,3 +121,16 @@ def test_bad_model_urls_in_the_window_are_one_line(qtbot, window, gui_video: Pat
         window.set_source(str(gui_video), start=True)
     assert error.args[0] == f"cannot reach Triton server grpc://127.0.0.1:{port}: connection refused"
     qtbot.waitUntil(lambda: window.state == "stopped" and window.worker is None, timeout=5000)
+
+
+def test_a_url_on_the_command_line_opens_and_plays(qtbot, window, gui_settings, server: TritonServer,
+                                                   gui_video: Path) -> None:
+    """`trt-viewer --model grpc://... --source clip` (run_app's startup) takes the URL as the model."""
+    from trt_viewer.gui.app import choose_startup, open_startup
+
+    url = f"{server.grpc_url}/squares"
+    frames: list[int] = []
+    window.frameShown.connect(frames.append)
+    open_startup(window, choose_startup(url, str(gui_video), gui_settings))
+    assert window.model == url
+    qtbot.waitUntil(lambda: len(frames) >= 2, timeout=20000)
