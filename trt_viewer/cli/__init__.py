@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from trt_viewer import __version__
 from trt_viewer.cli.args import fraction, positive, size
-from trt_viewer.cli.signals import exit_code, raising_on_signals
+from trt_viewer.cli.signals import Interrupted, exit_code, raised_signal, raising_on_signals
 from trt_viewer.errors import TrtViewerError, first_line
 
 Command = Callable[[argparse.Namespace], int]
@@ -167,6 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("trt-viewer: error: standard output was closed before everything was written", file=sys.stderr)
             return 1
         except Exception as exc:  # the last line of defence: one line, not a traceback
+            signum = raised_signal()
+            if signum is not None:
+                return _say_interrupted(Interrupted(signum))
             if _interrupted(exc):
                 return _say_interrupted(KeyboardInterrupt())
             if os.environ.get("TRT_VIEWER_DEBUG"):

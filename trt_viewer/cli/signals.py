@@ -33,7 +33,18 @@ def exit_code(exc: KeyboardInterrupt) -> int:
     return exc.exit_code if isinstance(exc, Interrupted) else 128 + signal.SIGINT
 
 
+class _Raised:
+    signum: int | None = None  # the last signal raised as Interrupted in this process
+
+
+def raised_signal() -> int | None:
+    """The last signal raised as Interrupted: an error that surfaces after it (an import
+    cut short by it can end as a bare ImportError, its cause lost) was caused by it."""
+    return _Raised.signum
+
+
 def _raise(signum: int, frame: FrameType | None) -> None:
+    _Raised.signum = signum
     raise Interrupted(signum)
 
 
