@@ -27,6 +27,7 @@ import numpy as np
 
 from trt_viewer.core import preprocess
 from trt_viewer.core.preprocess import Preset
+from trt_viewer.core.sources import Frame
 from trt_viewer.core.spec import TensorSpec
 from trt_viewer.errors import RunError
 
@@ -45,11 +46,24 @@ class InputBuffer(ABC):
     """Where one frame waits for the model between the reader and submit()."""
 
     on_gpu: ClassVar[bool] = False  # letterboxed on the GPU at submit(), not in fill()
+    takes_device: ClassVar[bool] = False  # fill_device() takes a frame decoded on the GPU
 
     @abstractmethod
     def fill(self, image: np.ndarray, preset: Preset) -> float:
         """Take `image` (BGR uint8 HxWx3) for the model; return the letterbox ratio.
         Runs in the reader thread: plain memory work, no call into the backend's runtime."""
+
+    def fill_device(self, image: Any, preset: Preset) -> float:
+        """Take a frame decoded on the GPU (core.device_frames.DeviceImage) without
+        copying it to the host; return the letterbox ratio. Runs in the backend's thread."""
+        raise RunError(f"{type(self).__name__} takes host pixels, not a frame on the GPU")
+
+    def take(self, frame: Frame, preset: Preset) -> float:
+        """A source's frame for the model: where it was decoded on the GPU and this buffer
+        takes that, it stays there; otherwise its host pixels are filled in."""
+        if frame.device is not None and self.takes_device:
+            return self.fill_device(frame.device, preset)
+        return self.fill(frame.image, preset)
 
 
 class HostInput(InputBuffer):

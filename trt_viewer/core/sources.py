@@ -8,8 +8,9 @@ import os
 import re
 import stat
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -34,12 +35,46 @@ MAX_CAMERA_INDEX = 99
 log = logging.getLogger(__name__)
 
 
+NO_PIXELS = np.zeros((0, 0, 3), np.uint8)  # a settled frame whose pixels nobody needed
+
+
+class Lender(Protocol):
+    """Lends a frame's pixels from memory the decoder reuses (a slot of a shared ring, a
+    decoder's surface on the GPU) until the frame is settled."""
+
+    def pixels(self) -> np.ndarray:
+        """The frame as host BGR pixels of its own (a copy, or a download from the GPU)."""
+
+    def give_back(self) -> None:
+        """The decoder may reuse the memory."""
+
+
 @dataclass
 class Frame:
     index: int
-    image: np.ndarray  # BGR uint8 HxWx3
+    image: np.ndarray  # BGR uint8 HxWx3 (borrowed while `lender` is set; NO_PIXELS once dropped)
     name: str  # file name for image inputs, else the source as given
     timestamp: float  # seconds: position in a file, else time.monotonic() at capture
+    device: Any = None  # the frame on the GPU (core.device_frames.DeviceImage), where decoded there
+    lender: Lender | None = field(default=None, repr=False)
+    hw: tuple[int, int] = (0, 0)  # (H, W), kept when the pixels are dropped
+
+    def __post_init__(self) -> None:
+        if self.hw == (0, 0):
+            self.hw = (int(self.image.shape[0]), int(self.image.shape[1]))
+
+    def settle(self, keep_pixels: bool = True) -> None:
+        """Done with the decoder's memory (the model has the frame): the pixels become the
+        frame's own where kept, else are dropped, and the memory goes back to the decoder.
+        Runs in the thread that reads (a download from the GPU needs its context)."""
+        lender, self.lender = self.lender, None
+        if lender is None:
+            return
+        try:
+            self.image = lender.pixels() if keep_pixels else NO_PIXELS
+        finally:
+            self.device = None
+            lender.give_back()
 
 
 class Source:
@@ -57,6 +92,10 @@ class Source:
     fps: float | None = None
     seekable = False
     image_files = False  # each frame is an image file of its own (a folder)
+    # read() only hands over a frame decoded elsewhere (a decoder process, the GPU's
+    # decoder) and never blocks long: the player's thread calls it itself, with no reader
+    # thread between (whose every frame would wait for the GIL: docs/performance.md).
+    decoded_elsewhere = False
 
     def __init__(self, spec: str) -> None:
         self.spec = spec
@@ -71,6 +110,11 @@ class Source:
 
     def read(self) -> Frame | None:
         raise NotImplementedError
+
+    def poll(self, timeout: float = 0.0) -> bool:
+        """Whether read() would return at once (a frame, the end or an error waits),
+        waiting up to `timeout` seconds for one; only sources decoded elsewhere wait."""
+        return True
 
     def seek(self, index: int) -> None:
         raise InputError(f"{self.spec} cannot be seeked")
@@ -207,11 +251,13 @@ class CaptureSource(Source):
             what = "stream" if live else "video"
             raise InputError(f"cannot decode {what} {spec}: no frame could be read")
         self._pending: np.ndarray | None = first
+        self.first_hw = (int(first.shape[0]), int(first.shape[1]))
 
-    def _grab(self) -> np.ndarray | None:
+    def _grab(self, out: np.ndarray | None = None) -> np.ndarray | None:
         start = time.monotonic()
         try:
-            ok, image = self.capture.read()
+            # OpenCV decodes into `out` where the frame has its shape, else into a new array.
+            ok, image = self.capture.read() if out is None else self.capture.read(out)
         except cv2.error:  # FFmpeg or a camera driver gave up mid-stream
             self._lost = True
             return None
@@ -221,9 +267,14 @@ class CaptureSource(Source):
         return None
 
     def read(self) -> Frame | None:
+        return self.read_into(None)
+
+    def read_into(self, out: np.ndarray | None) -> Frame | None:
+        """read(), decoding into `out` (HxWx3 uint8) where the frame fits it exactly; the
+        frame's image is `out` then, else an array of its own."""
         image, self._pending = self._pending, None
         if image is None and not self._ended:
-            image = self._grab()
+            image = self._grab(out)
             if image is None:
                 self._ended = True
                 self.end_reason = "lost" if self.live and (self._lost or self.camera) else "ended"

@@ -12,6 +12,7 @@ import numpy as np
 from trt_viewer.backends.base import Backend, InputBuffer, Ticket
 from trt_viewer.core import layouts, names, preprocess
 from trt_viewer.core.detections import Detections, label_for
+from trt_viewer.core.sources import Frame
 from trt_viewer.core.yolox import PostprocessConfig
 
 LOGGER = logging.getLogger(__name__)
@@ -100,6 +101,12 @@ class Detector:
     def preprocess(self, image: np.ndarray, buffer: InputBuffer) -> float:
         """Fill `buffer` with the frame; returns the letterbox ratio. Any thread."""
         return buffer.fill(image, self.preset)
+
+    def preprocess_frame(self, frame: Frame, buffer: InputBuffer) -> float:
+        """preprocess() for a source's frame: host pixels or a frame on the GPU, as the
+        buffer takes it (InputBuffer.take). Host pixels in any thread; a frame on the GPU
+        in the backend's."""
+        return buffer.take(frame, self.preset)
 
     def infer(self, buffer: InputBuffer) -> dict[str, np.ndarray]:
         return self.backend.infer(buffer)

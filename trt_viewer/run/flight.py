@@ -19,7 +19,7 @@ from trt_viewer.core.detections import Detections
 from trt_viewer.core.drawing import TrackOverlay
 from trt_viewer.core.sources import Frame
 from trt_viewer.run.detector import Detector
-from trt_viewer.run.reader import FrameReader, Prepared
+from trt_viewer.run.reader import Prepared, Reader
 
 
 @dataclass
@@ -41,9 +41,12 @@ class InFlight:
     that calls these methods.
     """
 
-    def __init__(self, detector: Detector, reader: FrameReader) -> None:
+    def __init__(self, detector: Detector, reader: Reader, keep_pixels: bool = True) -> None:
         self.detector = detector
         self.reader = reader
+        # Whether anything after the model looks at a frame's pixels (the view, a video
+        # written, drawing): a run writing detections only lets a decoder's frame go uncopied.
+        self.keep_pixels = keep_pixels
         self._pending: deque[tuple[Prepared, Ticket, float]] = deque()
 
     def __len__(self) -> int:
@@ -59,6 +62,7 @@ class InFlight:
             ticket = self.detector.submit(item.buffer)
         except BaseException:
             self.reader.release(item.buffer)
+            item.frame.settle(False)
             raise
         self._pending.append((item, ticket, time.perf_counter() - t0))
 
@@ -70,8 +74,10 @@ class InFlight:
             outputs = self.detector.collect(ticket, copy=False)
         finally:
             self.reader.release(item.buffer)
+            # The model is done with the frame: the decoder gets its memory back.
+            item.frame.settle(self.keep_pixels)
         t1 = time.perf_counter()
-        detections = self.detector.postprocess(outputs, item.ratio, item.frame.image.shape[:2])
+        detections = self.detector.postprocess(outputs, item.ratio, item.frame.hw)
         t2 = time.perf_counter()
         item.timings["infer"] = submit_s + (t1 - t0)
         item.timings["postprocess"] = t2 - t1
@@ -87,3 +93,4 @@ class InFlight:
             with suppress(Exception):
                 self.detector.collect(ticket)
             self.reader.release(item.buffer)
+            item.frame.settle(False)

@@ -1,9 +1,10 @@
 """One run of a model over a source: the loop behind both the viewer and `trt-viewer run`.
 
-A Player reads frames in a FrameReader thread, keeps up to the backend's lanes in flight
-(InFlight) and reports every result, in source order, to its Listener. run() is called
-in the thread that owns the backend and returns when the run is over; the commands (play,
-pause, step, seek, stop...) may be called from any thread and wake it at once.
+A Player reads frames in a FrameReader thread (or takes them from a decoder process),
+keeps up to the backend's lanes in flight (InFlight) and reports every result, in source
+order, to its Listener. run() is called in the thread that owns the backend and returns
+when the run is over; the commands (play, pause, step, seek, stop...) may be called from
+any thread and wake it at once.
 
 Headless (`interactive=False`) is the same loop that never pauses, never loops, never
 paces: it returns at the end of the source or when a live source stops. Interactive, it
@@ -21,14 +22,15 @@ from enum import Enum
 from typing import Any
 
 from trt_viewer.core.detections import Detections
-from trt_viewer.core.sources import Source, open_source
+from trt_viewer.core.sources import Source
 from trt_viewer.core.stats import FpsMeter, StageStats
 from trt_viewer.core.yolox import PostprocessConfig
 from trt_viewer.errors import first_line
+from trt_viewer.run.decoding import source_opener
 from trt_viewer.run.detector import Detector
 from trt_viewer.run.flight import InFlight, Result
 from trt_viewer.run.opening import open_cancellable
-from trt_viewer.run.reader import FrameReader
+from trt_viewer.run.reader import Reader, make_reader
 from trt_viewer.run.session import SourceInfo, display_name, model_info, source_info
 from trt_viewer.run.tracking import Tracking, TrackingOptions
 
@@ -61,6 +63,8 @@ class PlayOptions:
     reconnect_delays: tuple[float, ...] = RECONNECT_DELAYS_S  # seconds before each attempt; the last repeats
     tracking: TrackingOptions | None = None  # track (and count) the detections
     image_seconds: float = 0.0  # interactive, folders of images: how long each stays; 0 pauses on each
+    decode: str = "auto"  # the decoder for video files (run.decoding.DECODE_CHOICES)
+    keep_pixels: bool = True  # False: nothing after the model looks at the frames (detections only)
 
 
 @dataclass(frozen=True)
@@ -166,8 +170,8 @@ class Player:
         self.shortfall = 0  # frames a file's header promised that never decoded
         self.skipped: list[str] = []  # images of a folder that could not be read
         self._spec = ""
-        self._open_source: Callable[[str], Source] = open_source
-        self._reader: FrameReader | None = None
+        self._open_source: Callable[[str], Source] = source_opener(self.options.decode)
+        self._reader: Reader | None = None
         self._flight: InFlight | None = None
         self._dropped_before = 0  # drops counted by readers already replaced
         self._current: Result | None = None
@@ -276,10 +280,13 @@ class Player:
 
     # -- the run, in the backend's thread --------------------------------------------------
     def run(self, open_detector: Callable[[], AbstractContextManager[Detector]], source: str,
-            source_opener: Callable[[str], Source] = open_source) -> None:
+            source_opener: Callable[[str], Source] | None = None) -> None:
         """Open the model, play `source` through it, release both. Errors that end the run
-        are raised (after the frames read before them were reported)."""
-        self._spec, self._open_source = source, source_opener
+        are raised (after the frames read before them were reported). source_opener
+        defaults to the decoder PlayOptions.decode names."""
+        self._spec = source
+        if source_opener is not None:
+            self._open_source = source_opener
         self._set_state(State.LOADING)
         try:
             with open_detector() as detector:
@@ -434,7 +441,7 @@ class Player:
             self._emit_stats(force=True)
 
     # -- source and reader ----------------------------------------------------------------
-    def _open(self, index: int) -> FrameReader | None:
+    def _open(self, index: int) -> Reader | None:
         assert self.detector is not None
         source = open_cancellable(self._open_source, self._spec, lambda: self._cmd.stop)
         if source is None:
@@ -442,11 +449,12 @@ class Player:
         try:
             if index > 0 and source.seekable:
                 source.seek(min(index, (source.length or index + 1) - 1))
-            reader = FrameReader(source, self.detector, self.options.depth)
+            reader = make_reader(source, self.detector, self.options.depth)
         except BaseException:
             source.close()
             raise
-        self._flight = InFlight(self.detector, reader)
+        keep = self.options.keep_pixels or self.options.interactive  # a viewer shows every frame
+        self._flight = InFlight(self.detector, reader, keep_pixels=keep)
         if self.source_info is None:
             self.source_info = source_info(source)
             if self.options.tracking is not None:
@@ -470,14 +478,14 @@ class Player:
             self.shortfall = reader.source.shortfall
             self.skipped = list(dict.fromkeys(self.skipped + reader.source.skipped_names))
 
-    def _reopen(self, index: int) -> FrameReader | None:
+    def _reopen(self, index: int) -> Reader | None:
         self._close_reader()
         self._clock = None
         if self.tracking is not None:
             self.tracking.reset()  # a jump in time: tracks from before would glue unrelated objects
         return self._open(index)
 
-    def _reconnect(self, manual: bool) -> FrameReader | None:
+    def _reconnect(self, manual: bool) -> Reader | None:
         """Reopen a lost live source. A failed manual attempt is an error the user hears
         about; a failed automatic one plans the next, a little later each time."""
         self._set_state(State.LOADING)

@@ -98,7 +98,7 @@ class FrameReader:
                     buffer = None if self._stop.is_set() else self._take_buffer()
                     if buffer is None:
                         return
-                    ratio = self.detector.preprocess(frame.image, buffer)
+                    ratio = self.detector.preprocess_frame(frame, buffer)
                 t2 = time.perf_counter()
                 timings = {"read": t1 - t0, "preprocess": t2 - t1}
                 self._put(Prepared(frame, buffer, ratio, timings))
@@ -141,3 +141,70 @@ class FrameReader:
             with self._writing:
                 pass
         return not self._thread.is_alive()
+
+
+class InlineReader:
+    """FrameReader's interface for sources decoded elsewhere (Source.decoded_elsewhere):
+    get() takes the next decoded frame and letterboxes it in the caller's thread.
+
+    No thread stands between: a reader thread would wait for the GIL at every frame while
+    the player's thread runs Python, which is what made decoded files slow."""
+
+    live = False
+    dropped = 0
+
+    def __init__(self, source: Source, detector: Detector, depth: int = 2) -> None:
+        self.source = source
+        self.detector = detector
+        self._stop = threading.Event()
+        # One being filled and one per frame in flight: get() fills only after a frame was
+        # collected, so the pool never runs dry.
+        self._pool = [detector.allocate_input() for _ in range(1 + detector.lanes)]
+
+    def start(self) -> InlineReader:
+        return self
+
+    def release(self, buffer: InputBuffer) -> None:
+        self._pool.append(buffer)
+
+    def ready(self) -> bool:
+        return self._stop.is_set() or self.source.poll(0.0)
+
+    def get(self) -> Prepared | None:
+        while not self.source.poll(POLL_S):
+            if self._stop.is_set():
+                return None
+        if self._stop.is_set():
+            return None
+        t0 = time.perf_counter()
+        frame = self.source.read()
+        if frame is None:
+            return None
+        t1 = time.perf_counter()
+        buffer = self._pool.pop()
+        try:
+            ratio = self.detector.preprocess_frame(frame, buffer)
+        except BaseException:
+            self._pool.append(buffer)
+            frame.settle(False)
+            raise
+        timings = {"read": t1 - t0, "preprocess": time.perf_counter() - t1}
+        return Prepared(frame, buffer, ratio, timings)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self, timeout: float = 0.5) -> bool:
+        self.stop()
+        self.source.close()
+        return True
+
+
+Reader = FrameReader | InlineReader
+
+
+def make_reader(source: Source, detector: Detector, depth: int = 2) -> Reader:
+    """The reader for `source`: inline where it is decoded elsewhere, else a thread."""
+    if source.decoded_elsewhere:
+        return InlineReader(source, detector, depth)
+    return FrameReader(source, detector, depth)

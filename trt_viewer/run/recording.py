@@ -74,7 +74,7 @@ class Recorder:
                 self.stats.add("write", time.perf_counter() - t1)
         if self.writer is not None or self.tracks is not None:
             events = [event.to_record(self.names) for event in result.events]
-            record = frame_record(frame.index, frame.name, frame.image.shape[:2], result.detections, self.names,
+            record = frame_record(frame.index, frame.name, frame.hw, result.detections, self.names,
                                   events)
             for out in (self.writer, self.tracks):
                 if out is not None:

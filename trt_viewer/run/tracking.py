@@ -61,7 +61,7 @@ class Tracking:
         t0 = time.perf_counter()
         frame = result.frame
         if self.tracker is None:
-            h, w = frame.image.shape[:2]
+            h, w = frame.hw
             self._start((w, h))
         tracked = self.tracker.update(result.detections, frame.timestamp)
         self.trails.update(tracked, frame.timestamp)

@@ -1,0 +1,211 @@
+"""Video files decoded in a process of their own (run/decode_process.py): the same frames
+as decoding in this process, seeking, frames lent and given back, nothing left behind, and
+one clear line when the child fails."""
+
+from __future__ import annotations
+
+import os
+import signal
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import pytest
+from modelgen import moving_square_frames, write_video
+
+from trt_viewer.backends import open_backend
+from trt_viewer.core.sources import NO_PIXELS, open_source
+from trt_viewer.errors import InputError
+from trt_viewer.run import decode_process
+from trt_viewer.run.decode_process import ProcessSource, decodes_in_process
+from trt_viewer.run.decoding import source_opener
+from trt_viewer.run.detector import Detector
+from trt_viewer.run.player import Listener, Player, PlayOptions
+from trt_viewer.run.reader import InlineReader, make_reader
+
+
+@pytest.fixture
+def video(tmp_path: Path) -> Path:
+    return write_video(tmp_path / "squares.avi", moving_square_frames(30, size=(96, 128)))
+
+
+def frames_of(source):
+    out = []
+    while (frame := source.read()) is not None:
+        out.append((frame.index, frame.timestamp, np.array(frame.image)))
+        frame.settle(False)
+    return out
+
+
+def test_the_child_decodes_the_same_frames_as_this_process(video: Path) -> None:
+    with open_source(str(video)) as here, ProcessSource(str(video)) as there:
+        assert (there.length, there.fps, there.seekable) == (here.length, here.fps, here.seekable) == (30, 10.0, True)
+        assert there.decoded_elsewhere and not here.decoded_elsewhere
+        mine, theirs = frames_of(here), frames_of(there)
+    assert [(i, t) for i, t, _ in theirs] == [(i, t) for i, t, _ in mine] and len(mine) == 30
+    assert all(np.array_equal(a, b) for (_, _, a), (_, _, b) in zip(mine, theirs, strict=True))
+    assert there.end_reason == "ended" and there.shortfall == 0 and there.read() is None
+
+
+def test_a_frame_lends_its_slot_until_settled(video: Path) -> None:
+    with ProcessSource(str(video)) as source:
+        first = source.read()
+        assert first is not None and first.lender is not None
+        kept = np.array(first.image)
+        first.settle(keep_pixels=True)
+        assert first.lender is None and np.array_equal(first.image, kept)
+        # Every slot is reused many times over: the kept pixels are the frame's own.
+        rest = frames_of(source)
+        assert len(rest) == 29 and np.array_equal(first.image, kept)
+        dropped = ProcessSource(str(video))
+        with dropped:
+            frame = dropped.read()
+            assert frame is not None
+            frame.settle(keep_pixels=False)
+            assert frame.image is NO_PIXELS and frame.hw == (96, 128)
+
+
+def test_a_frame_held_does_not_lose_its_pixels_while_others_decode(video: Path) -> None:
+    with ProcessSource(str(video)) as source:
+        held = source.read()
+        assert held is not None
+        expected = np.array(held.image)
+        later = [source.read() for _ in range(3)]  # the child goes on into the other slots
+        assert all(f is not None for f in later)
+        assert np.array_equal(held.image, expected)
+        for f in [held, *later]:
+            assert f is not None
+            f.settle(False)
+
+
+def test_seek_reads_on_from_the_frame_asked_for(video: Path) -> None:
+    with open_source(str(video)) as here:
+        reference = frames_of(here)
+    with ProcessSource(str(video)) as source:
+        for _ in range(5):  # frames of before the seek are still in the ring
+            frame = source.read()
+            assert frame is not None
+            frame.settle(False)
+        source.seek(12)
+        after = frames_of(source)
+    assert [i for i, _, _ in after] == list(range(12, 30))
+    assert np.array_equal(after[0][2], reference[12][2])
+
+
+def test_holding_every_slot_is_an_error_not_a_hang(video: Path) -> None:
+    with ProcessSource(str(video)) as source:
+        assert source._ring is not None
+        held = [source.read() for _ in range(source._ring.slots)]
+        with pytest.raises(RuntimeError, match="every frame slot is held"):
+            source.read()
+        for frame in held:
+            assert frame is not None
+            frame.settle(False)
+        assert source.read() is not None
+
+
+def test_nothing_is_left_in_shared_memory(video: Path) -> None:
+    source = ProcessSource(str(video))
+    ring = source._ring
+    assert ring is not None and not os.path.exists(ring.path)  # deleted once both had it mapped
+    source.close()
+    assert source._process.poll() is not None  # the child ended with the source
+
+
+def test_a_file_that_is_no_video_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video\n")
+    with pytest.raises(InputError, match=r"cannot decode video .*notes\.mp4") as info:
+        ProcessSource(str(bad))
+    assert "\n" not in str(info.value)
+
+
+def test_a_child_that_dies_is_one_line_not_a_hang(video: Path) -> None:
+    with ProcessSource(str(video)) as source:
+        frame = source.read()
+        assert frame is not None
+        frame.settle(False)
+        os.kill(source._process.pid, signal.SIGKILL)
+        source._process.wait()
+        with pytest.raises(InputError, match=r"decoder process for .* stopped"):
+            while (frame := source.read()) is not None:
+                frame.settle(False)
+
+
+def test_only_local_video_files_go_to_a_process(video: Path, tmp_path: Path) -> None:
+    image = tmp_path / "a.png"
+    image.write_bytes(b"")
+    assert decodes_in_process(str(video))
+    assert not decodes_in_process(str(image)) and not decodes_in_process(str(tmp_path))
+    assert not decodes_in_process("rtsp://camera/1") and not decodes_in_process("0")
+    assert not decodes_in_process(str(tmp_path / "missing.mp4"))
+
+
+def test_the_opener_falls_back_to_a_thread_with_one_line(video: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    assert isinstance(source_opener("auto")(str(video)), ProcessSource)
+    assert not isinstance(source_opener("thread")(str(video)), ProcessSource)
+
+    def refuse(fd: int) -> None:
+        raise decode_process.DecoderProcessUnavailable("no fork here")
+
+    monkeypatch.setattr(decode_process, "_start", refuse)
+    with caplog.at_level("WARNING"):
+        source = source_opener("cpu")(str(video))
+    assert not isinstance(source, ProcessSource) and source.length == 30
+    source.close()
+    assert [r.getMessage() for r in caplog.records if "no decoder process" in r.getMessage()] == [
+        f"decoding {video} in a thread: no decoder process could be started (no fork here)"]
+    with pytest.raises(ValueError, match="decode must be one of"):
+        source_opener("gpu")
+
+
+class Results(Listener):
+    def __init__(self) -> None:
+        self.results: list = []
+
+    def result(self, result):  # type: ignore[no-untyped-def]
+        self.results.append(result)
+
+
+def run_headless(models: dict[str, Path], video: Path, decode: str, keep_pixels: bool = True) -> tuple[list, Player]:
+    got = Results()
+    player = Player(got, PlayOptions(interactive=False, decode=decode, keep_pixels=keep_pixels))
+    with open_backend(models["raw"]) as backend:
+        detector = Detector(backend)
+        player.run(lambda: nullcontext(detector), str(video))
+    return got.results, player
+
+
+def test_the_player_gives_the_same_results_from_a_decoder_process(models: dict[str, Path], video: Path) -> None:
+    threaded, _ = run_headless(models, video, "thread")
+    inline, player = run_headless(models, video, "cpu")
+    assert player.end == "ended" and len(inline) == len(threaded) == 30
+    for a, b in zip(threaded, inline, strict=True):
+        assert a.frame.index == b.frame.index and np.array_equal(a.frame.image, b.frame.image)
+        assert np.allclose(a.detections.boxes, b.detections.boxes) and np.array_equal(a.detections.class_ids,
+                                                                                        b.detections.class_ids)
+    assert all(r.frame.lender is None for r in inline)  # every slot went back
+
+
+def test_a_run_without_pixels_copies_no_frame(models: dict[str, Path], video: Path) -> None:
+    results, _ = run_headless(models, video, "cpu", keep_pixels=False)
+    assert len(results) == 30 and all(r.frame.image is NO_PIXELS and r.frame.hw == (96, 128) for r in results)
+    kept, _ = run_headless(models, video, "cpu")
+    assert [len(r.detections) for r in results] == [len(r.detections) for r in kept]
+    assert any(len(r.detections) for r in results)
+    assert all(np.array_equal(a.detections.boxes, b.detections.boxes) for a, b in zip(results, kept, strict=True))
+
+
+def test_the_inline_reader_is_chosen_for_sources_decoded_elsewhere(models: dict[str, Path], video: Path) -> None:
+    with open_backend(models["raw"]) as backend:
+        detector = Detector(backend)
+        source = ProcessSource(str(video))
+        reader = make_reader(source, detector)
+        assert isinstance(reader, InlineReader)
+        item = reader.get()
+        assert item is not None and item.frame.index == 0 and 0 < item.ratio <= 1
+        reader.release(item.buffer)
+        item.frame.settle(False)
+        reader.close()
+        assert reader.get() is None
