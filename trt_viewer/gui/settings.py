@@ -1,7 +1,8 @@
 """Recent files, the last session and the viewer's preferences, kept in QSettings.
 
 Every path read back is checked before use: a model or video remembered from last week
-may have been moved, and the window must open cleanly anyway.
+may have been moved, and the window must open cleanly anyway. A model on a Triton server
+(grpc://HOST:PORT/MODEL...) is checked for its form only: no server is asked at start.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, QStandardPaths
 
+from trt_viewer.backends import is_model_url
+from trt_viewer.backends.triton_url import parse_url
 from trt_viewer.core.drawing import COLOUR_BY, DrawStyle
 from trt_viewer.core.yolox import PostprocessConfig
+from trt_viewer.errors import TrtViewerError
 from trt_viewer.gui.files import is_model, spec_exists
 
 ORGANISATION = "trt-viewer"
@@ -24,6 +28,20 @@ RECENT_LIMIT = 10
 def default_output_dir() -> Path:
     movies = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation)
     return Path(movies or Path.home()) / "trt-viewer"
+
+
+def model_still_there(model: str) -> bool:
+    """Whether a remembered model may still be offered: a model file that exists, or a
+    Triton URL of a form the chooser takes (a URL is never looked up as a file)."""
+    if is_model_url(model):
+        try:
+            # The URL's form only: the environment's token and headers are read when the
+            # run opens it, and a bad one is reported there, not by dropping the model here.
+            parse_url(model, environ={})
+        except TrtViewerError:
+            return False
+        return True
+    return is_model(model) and Path(model).is_file()
 
 
 class Settings:
@@ -54,7 +72,7 @@ class Settings:
         return [str(i) for i in items if str(i).strip()]
 
     def recent_models(self) -> list[str]:
-        return [m for m in self._recent("recent/models") if Path(m).is_file()]
+        return [m for m in self._recent("recent/models") if model_still_there(m)]
 
     def recent_sources(self) -> list[str]:
         return [s for s in self._recent("recent/sources") if spec_exists(s)]
@@ -75,7 +93,7 @@ class Settings:
     # -- last session ---------------------------------------------------------------------
     def last_model(self) -> str | None:
         model = self.get("session/model", "", str)
-        return model if model and is_model(model) and Path(model).is_file() else None
+        return model if model and model_still_there(model) else None
 
     def last_source(self) -> str | None:
         source = self.get("session/source", "", str)
