@@ -209,3 +209,20 @@ def test_the_inline_reader_is_chosen_for_sources_decoded_elsewhere(models: dict[
         item.frame.settle(False)
         reader.close()
         assert reader.get() is None
+
+
+def test_run_writes_the_same_detections_with_either_decoder(models: dict[str, Path], video: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from fakes.fixtures import run_cli
+
+    outputs = {}
+    for decode in ("thread", "cpu", "auto"):
+        out = tmp_path / f"{decode}.jsonl"
+        code, _, err = run_cli(["run", "--model", str(models["raw"]), "--source", str(video), "--decode", decode,
+                                "--detections", str(out), "-q"], capsys)
+        assert code == 0, err
+        outputs[decode] = out.read_text()
+    assert outputs["thread"] == outputs["cpu"] == outputs["auto"] and len(outputs["cpu"].splitlines()) == 30
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(["run", "--model", str(models["raw"]), "--source", str(video), "--decode", "gpu"], capsys)
+    assert exit_info.value.code == 2 and "invalid choice: 'gpu'" in capsys.readouterr().err

@@ -326,6 +326,31 @@ def test_step_back_and_seek_while_paused(running):
     assert run.got.indices == [0, 10, 9] and run.player.state == State.PAUSED
 
 
+def test_a_file_decoded_in_a_process_seeks_without_a_new_process(running, square_video):
+    from trt_viewer.run.decode_process import ProcessSource
+
+    opened: list[ProcessSource] = []
+
+    def source():
+        opened.append(ProcessSource(str(square_video)))
+        return opened[-1]
+
+    run = running(source, paused=True)
+    run.settle()
+    for index in (10, 3, 17):
+        run.player.seek(index)
+        run.until(lambda i=index: run.got.indices[-1:] == [i])
+    run.player.step_back()
+    run.until(lambda: run.got.indices[-1:] == [16])
+    run.settle()
+    assert run.got.indices == [0, 10, 3, 17, 16]
+    assert [square_column(r.detections) for r in run.got.results] == [0, 10, 3, 5, 4]
+    assert len(opened) == 1 and opened[0]._process.poll() is None  # one decoder, still running
+    run.player.play()
+    run.until(lambda: run.player.state == State.ENDED)
+    assert run.got.indices[5:] == list(range(17, 24))
+
+
 def test_pause_while_playing_shows_the_frames_in_flight_then_stops(running):
     run = running(lambda: ListSource(moving_square_frames(200), delay=0.002))
     run.until(lambda: len(run.got.results) >= 5)

@@ -66,8 +66,10 @@ def decode_alone(source: Source, frames: int, warmup: int) -> Run:
             if n == warmup:
                 start = time.perf_counter()
             t0 = time.perf_counter()
-            if source.read() is None:
+            frame = source.read()
+            if frame is None:
                 break
+            frame.settle(False)  # a decoder process's slot goes back; nothing copied
             if n >= warmup:
                 run.samples.append({"read": time.perf_counter() - t0})
     finally:
@@ -115,16 +117,17 @@ def sequential(detector: Detector, source: Source, frames: int, warmup: int, dis
             if frame is None:
                 break
             t1 = time.perf_counter()
-            ratio = detector.preprocess(frame.image, buffer)
+            ratio = detector.preprocess_frame(frame, buffer)
             t2 = time.perf_counter()
             outputs = detector.infer(buffer)
             t3 = time.perf_counter()
-            found = detector.postprocess(outputs, ratio, frame.image.shape[:2])
+            found = detector.postprocess(outputs, ratio, frame.hw)
             t4 = time.perf_counter()
             sample = {"read": t1 - t0, "preprocess": t2 - t1, "infer": t3 - t2, "postprocess": t4 - t3}
             sample.update(detector.last_timings)
-            if draw:
+            if draw:  # on the decoder's own memory where it lends it: nothing else reads it
                 sample.update(_show(detector, frame.image, found, display))
+            frame.settle(False)
             if n >= warmup:
                 run.samples.append(sample)
     finally:
@@ -177,7 +180,7 @@ def pipeline(detector: Detector, source: Source, frames: int, warmup: int, displ
     shower = _Shower(detector, display)
     sink: BackgroundSink[Result] = BackgroundSink(shower if draw else lambda result: None)
     recording = _Recording(sink, frames, warmup)
-    player = recording.player = Player(recording, PlayOptions(interactive=False, depth=read_ahead))
+    player = recording.player = Player(recording, PlayOptions(interactive=False, depth=read_ahead, keep_pixels=draw))
     try:
         player.run(lambda: nullcontext(detector), source.spec, lambda spec: source)
     finally:

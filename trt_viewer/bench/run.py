@@ -23,9 +23,10 @@ from trt_viewer.bench import loops
 from trt_viewer.bench.display import qimage_converter
 from trt_viewer.bench.frames import DISTINCT_FRAMES, MemorySource, load_frames
 from trt_viewer.bench.report import MODES, summarize
-from trt_viewer.core.sources import Source, open_source
+from trt_viewer.core.sources import Source
 from trt_viewer.core.yolox import PostprocessConfig
 from trt_viewer.errors import InputError
+from trt_viewer.run.decoding import source_opener
 from trt_viewer.run.detector import Detector
 
 
@@ -41,6 +42,7 @@ class BenchOptions:
     gpu_preprocess: bool | None = None
     ort_workers: int | None = None
     decode_threads: int | None = None  # FFmpeg's threads for a video file (None: OpenCV's choice)
+    decode: str = "auto"  # the decoder for a video file (run.decoding.DECODE_CHOICES)
     read_ahead: int = 2  # frames the pipeline's reader prepares ahead
     copy_threads: int | None = None
     write_combined: bool | None = None
@@ -75,7 +77,8 @@ def _sources(opts: BenchOptions) -> tuple[Callable[[int], Source], list[np.ndarr
     size = (images[0].shape[1], images[0].shape[0])
     if in_memory:
         return (lambda n: MemorySource(opts.source, images, n)), images, size
-    return (lambda n: open_source(opts.source, decode_threads=opts.decode_threads)), images, size
+    opened = source_opener(opts.decode, opts.decode_threads)
+    return (lambda n: opened(opts.source)), images, size
 
 
 def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -129,6 +132,7 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None)
         "lanes": info.get("lanes", 1),
         "frame_size": list(frame_size),
         "in_memory": opts.in_memory or opts.frame_size is not None,
+        "decode": "memory" if opts.in_memory or opts.frame_size is not None else opts.decode,
         "frames_per_run": opts.frames,
         "warmup": opts.warmup,
         "rounds": opts.rounds,

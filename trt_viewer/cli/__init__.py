@@ -14,6 +14,7 @@ from trt_viewer import __version__
 from trt_viewer.cli.args import fraction, positive, size
 from trt_viewer.cli.signals import Interrupted, exit_code, raised_signal, raising_on_signals
 from trt_viewer.errors import TrtViewerError, first_line
+from trt_viewer.run.decoding import DECODE_CHOICES
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -40,6 +41,11 @@ def add_detection_options(p: argparse.ArgumentParser) -> None:
 
 def add_backend_options(p: argparse.ArgumentParser) -> None:
     """How the model runs, for `run` and `bench` alike."""
+    p.add_argument(
+        "--decode", choices=DECODE_CHOICES, default="auto",
+        help="how video files are decoded: cpu (FFmpeg in a decoder process of its own), thread (FFmpeg "
+        "in a thread of this one, as before), auto (default: the best this machine has)",
+    )
     p.add_argument(
         "--gpu-preprocess", action=argparse.BooleanOptionalAction, default=None,
         help="letterbox on the GPU with a CUDA kernel (TensorRT; default: where nvcc can build "

@@ -68,6 +68,7 @@ def bench_command(args: argparse.Namespace) -> int:
         rounds=args.rounds,
         warmup=args.warmup,
         in_memory=args.in_memory,
+        decode=args.decode,
         frame_size=tuple(args.frame_size) if args.frame_size else None,
         gpu_preprocess=args.gpu_preprocess,
         ort_workers=args.ort_lanes,

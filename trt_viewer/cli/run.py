@@ -145,8 +145,11 @@ def run_command(args: argparse.Namespace) -> int:
     tracking = tracking_options(args)
     opener = detector_opener(model, args)
     review = _Review(args)
-    player = review.player = Player(review, PlayOptions(interactive=False, max_frames=args.max_frames,
-                                                        stats_window=WHOLE_RUN, tracking=tracking))
+    player = review.player = Player(review, PlayOptions(
+        interactive=False, max_frames=args.max_frames, stats_window=WHOLE_RUN, tracking=tracking,
+        decode=args.decode,
+        keep_pixels=bool(args.output),  # only the annotated video looks at the pixels after the model
+    ))
     failure: BaseException | None = None
     started = time.perf_counter()
     with stop_on_signals(player.stop) as received:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from trt_viewer.core.sources import Source, open_source
-from trt_viewer.run.decode_process import DecoderProcessUnavailable, ProcessSource, decodes_in_process
+if TYPE_CHECKING:  # the command line imports this module for its choices: decoders load when used
+    from trt_viewer.core.sources import Source
 
 LOGGER = logging.getLogger(__name__)
 
@@ -19,6 +20,9 @@ DECODE_CHOICES = ("auto", "cpu", "thread")
 def source_opener(decode: str = "auto", decode_threads: int | None = None) -> Callable[[str], Source]:
     """open_source() for the decoder chosen: a local video file opens in a decoder process
     (falling back to a thread, with one log line, where none can be started)."""
+    from trt_viewer.core.sources import open_source
+    from trt_viewer.run.decode_process import DecoderProcessUnavailable, ProcessSource, decodes_in_process
+
     if decode not in DECODE_CHOICES:
         raise ValueError(f"decode must be one of {', '.join(DECODE_CHOICES)}, not {decode!r}")
 
