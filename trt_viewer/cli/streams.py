@@ -33,7 +33,7 @@ from trt_viewer.cli.conflicts import refuse_overwriting, same_file
 from trt_viewer.cli.progress import Progress
 from trt_viewer.cli.run import STDOUT, WHOLE_RUN, detector_opener, make_summary, print_summary, tracking_options
 from trt_viewer.cli.signals import Interrupted, stop_on_signals
-from trt_viewer.core.outputs import DetectionsWriter, check_output_path
+from trt_viewer.core.outputs import check_output_path
 from trt_viewer.core.sources import URL_PATTERN
 from trt_viewer.errors import InputError, RunError, first_line
 from trt_viewer.run.flight import Result
@@ -95,35 +95,6 @@ class Stream:
         return f"stream {self.index} ({self.spec})"
 
 
-class StreamWriter(DetectionsWriter):
-    """A detections writer that tags each JSONL record with its stream; streams writing to
-    standard output take turns, a frame at a time, so that no line is cut by another."""
-
-    stdout_lock = threading.Lock()
-    stream = 0
-    shared = False  # writes to standard output, with the other streams
-
-    def __init__(self, path: Path, stream: int) -> None:
-        super().__init__(path)
-        self.stream = stream
-
-    @classmethod
-    def to_stdout(cls, stream: int, out: TextIO) -> StreamWriter:
-        writer = cls.to_stream(out)
-        assert isinstance(writer, StreamWriter)
-        writer.stream, writer.shared = stream, True
-        return writer
-
-    def write(self, record: dict[str, Any]) -> None:
-        if self.format == "jsonl":
-            record = {"stream": self.stream, **record}
-        if self.shared:
-            with self.stdout_lock:
-                super().write(record)
-        else:
-            super().write(record)
-
-
 class SharedProgress:
     """One progress bar for all streams: frames of every stream over their sum."""
 
@@ -172,19 +143,12 @@ class StreamListener(Listener):
         player = self.stream.player
         assert player is not None and player.detector is not None
         outputs = self.stream.outputs
-        video, mot = outputs.get("output"), outputs.get("mot")
-        recorder = Recorder(player.detector.names, video=Path(video) if video else None, fps=info.fps,
-                            draw_in_place=True, stats=player.stage_stats, tracks=Path(mot) if mot else None)
-        detections = outputs.get("detections")
-        if detections:
-            # The Recorder writes plain records; this writer adds the stream to each.
-            try:
-                recorder.writer = (StreamWriter.to_stdout(self.stream.index, sys.stdout) if detections == STDOUT
-                                   else StreamWriter(Path(detections), self.stream.index))
-            except BaseException:
-                recorder.close(keep=False)
-                raise
-        self.recorder = recorder
+        video, detections, mot = outputs.get("output"), outputs.get("detections"), outputs.get("mot")
+        to: Path | TextIO | None = sys.stdout if detections == STDOUT else Path(detections) if detections else None
+        # Every JSONL record names its stream: standard output carries them all.
+        self.recorder = Recorder(player.detector.names, video=Path(video) if video else None, fps=info.fps,
+                                 detections=to, draw_in_place=True, stats=player.stage_stats,
+                                 tracks=Path(mot) if mot else None, extra_fields={"stream": self.stream.index})
         self.progress.opened(self.stream, info)
 
     def result(self, result: Result) -> None:

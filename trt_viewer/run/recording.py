@@ -6,15 +6,23 @@ is opened, fed and closed by the player's thread; its files are core.outputs' wr
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from trt_viewer.core.drawing import DEFAULT_STYLE, DrawStyle, draw_detections
 from trt_viewer.core.outputs import AnnotatedOutput, DetectionsWriter, frame_record
 from trt_viewer.core.stats import StageStats
 from trt_viewer.run.flight import Result
 from trt_viewer.run.sink import BackgroundSink
+
+# The fields core.outputs.frame_record writes; an extra field may not replace one of them.
+RECORD_FIELDS = frozenset({"frame", "source", "width", "height", "detections", "events"})
+# Recorders writing to a text stream (several streams' JSONL on standard output) take
+# turns a frame at a time, so that no line is cut by another's.
+_STREAM_LOCK = threading.Lock()
 
 
 class Recorder:
@@ -24,17 +32,25 @@ class Recorder:
     draw_in_place: draw on the frame itself (the CLI, where nothing reads the frame
     afterwards) instead of a copy (the viewer, which keeps showing it). `detections` may
     be a text stream (JSONL to standard output). `stats`, if given, gets the "draw" and
-    "write" stages. `style`: how boxes and labels are drawn (may be replaced while writing)."""
+    "write" stages. `style`: how boxes and labels are drawn (may be replaced while writing).
+    `extra_fields`: put first in every JSONL record (the CLI's `stream` with several
+    sources); CSV and MOT files have fixed columns and leave them out."""
 
     def __init__(self, names: list[str], *, video: Path | None = None, detections: Path | TextIO | None = None,
                  fps: float | None = None, draw_in_place: bool = False, stats: StageStats | None = None,
-                 depth: int = 8, style: DrawStyle = DEFAULT_STYLE, tracks: Path | None = None) -> None:
+                 depth: int = 8, style: DrawStyle = DEFAULT_STYLE, tracks: Path | None = None,
+                 extra_fields: Mapping[str, Any] | None = None) -> None:
+        clash = sorted(RECORD_FIELDS.intersection(extra_fields or {}))
+        if clash:
+            raise ValueError(f"extra fields {', '.join(clash)} would replace the record's own")
+        self.extra_fields = dict(extra_fields or {})
         self.names = names
         self.style = style
         self.draw_in_place = draw_in_place
         self.stats = stats
         self.written = 0  # frames handled in full
         self.writer: DetectionsWriter | None = None
+        self._to_stream = detections is not None and not isinstance(detections, Path)
         self.tracks: DetectionsWriter | None = None
         self.video = AnnotatedOutput(video, fps) if video is not None else None
         try:
@@ -76,9 +92,16 @@ class Recorder:
             events = [event.to_record(self.names) for event in result.events]
             record = frame_record(frame.index, frame.name, frame.hw, result.detections, self.names,
                                   events)
-            for out in (self.writer, self.tracks):
-                if out is not None:
-                    out.write(record)
+            if self.extra_fields:
+                record = {**self.extra_fields, **record}
+            if self.writer is not None:
+                if self._to_stream:
+                    with _STREAM_LOCK:
+                        self.writer.write(record)
+                else:
+                    self.writer.write(record)
+            if self.tracks is not None:
+                self.tracks.write(record)
         self.written += 1
 
     def close(self, keep: bool = True) -> None:
