@@ -11,6 +11,9 @@ interleaved rounds) on the file as users run it (decoded as it plays, not from m
   si_S        sys.setswitchinterval(S): how long a thread may keep the GIL from another
               that wants it (5 ms by default)
   no_draw     as `trt-viewer run` with JSONL only: nothing drawn
+  thread, cpu, nvdec   the decoder (--decode): FFmpeg in a thread of the process (the
+              default of these variants, as before), FFmpeg in a decoder process, NVDEC
+Parts join with +, e.g. cpu+no_draw.
 
     python3 benchmarks/bench_video.py --model .gpudata/models/yolox_nano.onnx \\
         --source .gpudata/media/people_1080p.mp4 --out $OUT [--variants base,cv_2,...]
@@ -59,12 +62,14 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             engine = build_engine(Path(args.model), Path(tmp))
             for variant in args.variants.split(","):
-                settings = dict(part.split("_", 1) for part in variant.split("+") if "_" in part and part != "no_draw")
+                parts = variant.split("+")
+                settings = dict(part.split("_", 1) for part in parts if "_" in part and part != "no_draw")
+                decode = next((p for p in parts if p in ("thread", "cpu", "nvdec", "auto")), "thread")
                 cv2.setNumThreads(int(settings.get("cv", default_threads)))
                 sys.setswitchinterval(float(settings.get("si", default_interval)))
                 opts = BenchOptions(
                     model=str(engine), source=args.source, frames=args.frames, rounds=args.rounds,
-                    warmup=args.warmup, gpu_preprocess=True, draw=variant != "no_draw", qimage=False,
+                    warmup=args.warmup, gpu_preprocess=True, draw="no_draw" not in parts, qimage=False, decode=decode,
                     modes=("decode", "model", "sequential", "pipeline"),
                     decode_threads=int(settings["decode"]) if "decode" in settings else None,
                     read_ahead=int(settings.get("ahead", 2)),

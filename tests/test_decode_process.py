@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -92,16 +93,31 @@ def test_seek_reads_on_from_the_frame_asked_for(video: Path) -> None:
     assert np.array_equal(after[0][2], reference[12][2])
 
 
-def test_holding_every_slot_is_an_error_not_a_hang(video: Path) -> None:
+def test_holding_every_slot_is_an_error_not_a_hang(video: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(decode_process, "HELD_TIMEOUT_S", 0.2)
     with ProcessSource(str(video)) as source:
         assert source._ring is not None
         held = [source.read() for _ in range(source._ring.slots)]
-        with pytest.raises(RuntimeError, match="every frame slot is held"):
+        with pytest.raises(RuntimeError, match="frame slots are held: frames read were never settled"):
             source.read()
         for frame in held:
             assert frame is not None
             frame.settle(False)
         assert source.read() is not None
+
+
+def test_a_slot_given_back_by_another_thread_wakes_the_reader(video: Path) -> None:
+    with ProcessSource(str(video)) as source:
+        assert source._ring is not None
+        held = [source.read() for _ in range(source._ring.slots)]
+        timer = threading.Timer(0.3, lambda: held[0].settle(False))  # type: ignore[union-attr]
+        timer.start()
+        frame = source.read()  # waits for the slot, does not fail
+        timer.join()
+        assert frame is not None and frame.index == len(held)
+        for f in [*held, frame]:
+            assert f is not None
+            f.settle(False)
 
 
 def test_nothing_is_left_in_shared_memory(video: Path) -> None:
@@ -168,9 +184,9 @@ class Results(Listener):
         self.results.append(result)
 
 
-def run_headless(models: dict[str, Path], video: Path, decode: str, keep_pixels: bool = True) -> tuple[list, Player]:
+def run_headless(models: dict[str, Path], video: Path, decode: str, pixels: str = "keep") -> tuple[list, Player]:
     got = Results()
-    player = Player(got, PlayOptions(interactive=False, decode=decode, keep_pixels=keep_pixels))
+    player = Player(got, PlayOptions(interactive=False, decode=decode, pixels=pixels))
     with open_backend(models["raw"]) as backend:
         detector = Detector(backend)
         player.run(lambda: nullcontext(detector), str(video))
@@ -189,7 +205,7 @@ def test_the_player_gives_the_same_results_from_a_decoder_process(models: dict[s
 
 
 def test_a_run_without_pixels_copies_no_frame(models: dict[str, Path], video: Path) -> None:
-    results, _ = run_headless(models, video, "cpu", keep_pixels=False)
+    results, _ = run_headless(models, video, "cpu", pixels="drop")
     assert len(results) == 30 and all(r.frame.image is NO_PIXELS and r.frame.hw == (96, 128) for r in results)
     kept, _ = run_headless(models, video, "cpu")
     assert [len(r.detections) for r in results] == [len(r.detections) for r in kept]
@@ -226,3 +242,25 @@ def test_run_writes_the_same_detections_with_either_decoder(models: dict[str, Pa
     with pytest.raises(SystemExit) as exit_info:
         run_cli(["run", "--model", str(models["raw"]), "--source", str(video), "--decode", "gpu"], capsys)
     assert exit_info.value.code == 2 and "invalid choice: 'gpu'" in capsys.readouterr().err
+
+
+def test_an_annotated_video_from_lent_frames_equals_one_from_copies(models: dict[str, Path], video: Path,
+                                                                    tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import cv2
+    from fakes.fixtures import run_cli
+
+    frames = {}
+    for decode in ("thread", "cpu"):  # the writer draws on the decoder's slot, then gives it back
+        out = tmp_path / f"{decode}.avi"
+        code, _, err = run_cli(["run", "--model", str(models["raw"]), "--source", str(video), "--decode", decode,
+                                "-o", str(out), "-q"], capsys)
+        assert code == 0, err
+        cap = cv2.VideoCapture(str(out))
+        got = []
+        while (ok_image := cap.read())[0]:
+            got.append(ok_image[1])
+        cap.release()
+        frames[decode] = got
+    assert len(frames["cpu"]) == len(frames["thread"]) == 30
+    assert all(np.array_equal(a, b) for a, b in zip(frames["thread"], frames["cpu"], strict=True))

@@ -146,7 +146,10 @@ class _Shower:
         self.times: dict[int, dict[str, float]] = {}
 
     def __call__(self, result: Result) -> None:
-        self.times[result.frame.index] = _show(self.detector, result.frame.image, result.detections, self.display)
+        try:
+            self.times[result.frame.index] = _show(self.detector, result.frame.image, result.detections, self.display)
+        finally:
+            result.frame.settle(False)  # lent by the player: drawn on, then given back
 
 
 class _Recording(Listener):
@@ -180,7 +183,8 @@ def pipeline(detector: Detector, source: Source, frames: int, warmup: int, displ
     shower = _Shower(detector, display)
     sink: BackgroundSink[Result] = BackgroundSink(shower if draw else lambda result: None)
     recording = _Recording(sink, frames, warmup)
-    player = recording.player = Player(recording, PlayOptions(interactive=False, depth=read_ahead, keep_pixels=draw))
+    player = recording.player = Player(recording, PlayOptions(interactive=False, depth=read_ahead,
+                                                                        pixels="lend" if draw else "drop"))
     try:
         player.run(lambda: nullcontext(detector), source.spec, lambda spec: source)
     finally:

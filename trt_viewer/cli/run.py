@@ -148,7 +148,9 @@ def run_command(args: argparse.Namespace) -> int:
     player = review.player = Player(review, PlayOptions(
         interactive=False, max_frames=args.max_frames, stats_window=WHOLE_RUN, tracking=tracking,
         decode=args.decode,
-        keep_pixels=bool(args.output),  # only the annotated video looks at the pixels after the model
+        # Only the annotated video looks at the pixels after the model: its writer draws on
+        # the decoder's memory and gives it back (Recorder), no copy.
+        pixels="lend" if args.output else "drop",
     ))
     failure: BaseException | None = None
     started = time.perf_counter()

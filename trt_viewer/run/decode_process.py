@@ -34,6 +34,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,8 @@ LOGGER = logging.getLogger(__name__)
 POLL_S = 0.05  # how often blocked waits look at the other process
 START_TIMEOUT_S = 60.0  # the child imports numpy and OpenCV, then opens the file
 RING_BYTES = 256 << 20  # at most this much shared memory per ring...
-MIN_SLOTS, MAX_SLOTS = 4, 8  # ...but never fewer slots than this
+MIN_SLOTS, MAX_SLOTS = 4, 12  # ...but never fewer slots than this
+HELD_TIMEOUT_S = 30.0  # read() waits this long for a slot lent out (to a writer thread) to come back
 PAGE = 4096
 FRAME, PIPED, END, ERROR = "frame", "piped", "end", "error"  # what a slot holds
 
@@ -67,6 +69,10 @@ class Ring:
         try:
             if create:
                 os.ftruncate(fd, slots * self.stride)
+                if hasattr(os, "posix_fallocate"):
+                    # Claimed now: writing into a sparse file in a full /dev/shm (64 MB in a
+                    # default Docker container) would kill the writer with SIGBUS instead.
+                    os.posix_fallocate(fd, 0, slots * self.stride)
             self._map = mmap.mmap(fd, slots * self.stride)
         finally:
             os.close(fd)
@@ -74,14 +80,24 @@ class Ring:
 
     @classmethod
     def create(cls, slots: int, slot_bytes: int) -> Ring:
-        folder = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-        fd, path = tempfile.mkstemp(prefix="trt-viewer-frames-", dir=folder)
-        os.close(fd)
-        try:
-            return cls(path, slots, slot_bytes, create=True)
-        except BaseException:
-            Path(path).unlink(missing_ok=True)
-            raise
+        """In /dev/shm (memory), else, or where it has no room, in the temporary folder
+        (a file the page cache holds, deleted at once)."""
+        folders: list[str | None] = [None]
+        if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+            folders.insert(0, "/dev/shm")
+        for folder in folders:
+            fd, path = tempfile.mkstemp(prefix="trt-viewer-frames-", dir=folder)
+            os.close(fd)
+            try:
+                return cls(path, slots, slot_bytes, create=True)
+            except OSError:
+                Path(path).unlink(missing_ok=True)
+                if folder is None:
+                    raise
+            except BaseException:
+                Path(path).unlink(missing_ok=True)
+                raise
+        raise AssertionError("unreachable")
 
     def slot(self, k: int, hw: tuple[int, int]) -> np.ndarray:
         h, w = hw
@@ -265,6 +281,8 @@ class ProcessSource(Source):
         self._read_seq = 0  # slots read, counted from the start
         self._free_seq = 0  # the oldest slot not yet given back
         self._returned: set[int] = set()
+        # Slots come back from other threads where frames are lent on (a video writer).
+        self._slots_back = threading.Condition()
         self._ended = False
         self._shortfall = 0
 
@@ -294,10 +312,7 @@ class ProcessSource(Source):
 
     def read(self) -> Frame | None:
         while not (self._ended or self._closed):
-            assert self._ring is not None
-            if self._read_seq - self._free_seq >= self._ring.slots and not self._conn.poll(0):
-                # Every slot is lent out: nothing can be decoded until a frame is settled.
-                raise RuntimeError("every frame slot is held: settle frames before reading more")
+            self._wait_for_a_slot()
             message = self._receive()
             kind, generation = message[0], message[-2 if message[0] in (FRAME, PIPED) else -1]
             seq = self._read_seq
@@ -319,23 +334,37 @@ class ProcessSource(Source):
             if kind == PIPED:
                 self._give_back(seq)
                 return Frame(index, message[4], self.spec, stamp)
+            assert self._ring is not None
             view = self._ring.slot(seq % self._ring.slots, message[4])
             return Frame(index, view, self.spec, stamp, lender=_Slot(self, seq, view))
         return None
 
+    def _wait_for_a_slot(self) -> None:
+        """With every slot lent out nothing can be decoded: wait for one to come back from
+        the thread holding it; a wait that never ends is a frame nobody settles."""
+        assert self._ring is not None
+        slots = self._ring.slots
+        with self._slots_back:
+            if self._read_seq - self._free_seq < slots or self._conn.poll(0):
+                return
+            if not self._slots_back.wait_for(lambda: self._read_seq - self._free_seq < slots, HELD_TIMEOUT_S):
+                raise RuntimeError(f"all {slots} frame slots are held: frames read were never settled")
+
     def _give_back(self, seq: int) -> None:
         """Slots go back in the order they were written (the child reuses the oldest)."""
-        self._returned.add(seq)
-        freed = 0
-        while self._free_seq in self._returned:
-            self._returned.discard(self._free_seq)
-            self._free_seq += 1
-            freed += 1
-        if freed and not self._closed:
-            try:
-                self._conn.send(("free", freed))
-            except OSError:  # the child is gone: read() says so
-                pass
+        with self._slots_back:
+            self._returned.add(seq)
+            freed = 0
+            while self._free_seq in self._returned:
+                self._returned.discard(self._free_seq)
+                self._free_seq += 1
+                freed += 1
+            if freed and not self._closed:
+                try:
+                    self._conn.send(("free", freed))
+                except OSError:  # the child is gone: read() says so
+                    pass
+                self._slots_back.notify_all()
 
     def seek(self, index: int) -> None:
         if not self.seekable:

@@ -41,12 +41,14 @@ class InFlight:
     that calls these methods.
     """
 
-    def __init__(self, detector: Detector, reader: Reader, keep_pixels: bool = True) -> None:
+    def __init__(self, detector: Detector, reader: Reader, pixels: str = "keep") -> None:
         self.detector = detector
         self.reader = reader
-        # Whether anything after the model looks at a frame's pixels (the view, a video
-        # written, drawing): a run writing detections only lets a decoder's frame go uncopied.
-        self.keep_pixels = keep_pixels
+        # What becomes of a decoder's frame after the model (PlayOptions.pixels): kept as a
+        # copy, dropped, or left lent for the listener to settle.
+        if pixels not in ("keep", "drop", "lend"):
+            raise ValueError(f"pixels must be keep, drop or lend, not {pixels!r}")
+        self.pixels = pixels
         self._pending: deque[tuple[Prepared, Ticket, float]] = deque()
 
     def __len__(self) -> int:
@@ -74,8 +76,10 @@ class InFlight:
             outputs = self.detector.collect(ticket, copy=False)
         finally:
             self.reader.release(item.buffer)
-            # The model is done with the frame: the decoder gets its memory back.
-            item.frame.settle(self.keep_pixels)
+            # The model is done with the frame: the decoder gets its memory back (or, lent,
+            # once the listener is done with it).
+            if self.pixels != "lend":
+                item.frame.settle(self.pixels == "keep")
         t1 = time.perf_counter()
         detections = self.detector.postprocess(outputs, item.ratio, item.frame.hw)
         t2 = time.perf_counter()

@@ -64,7 +64,12 @@ class PlayOptions:
     tracking: TrackingOptions | None = None  # track (and count) the detections
     image_seconds: float = 0.0  # interactive, folders of images: how long each stays; 0 pauses on each
     decode: str = "auto"  # the decoder for video files (run.decoding.DECODE_CHOICES)
-    keep_pixels: bool = True  # False: nothing after the model looks at the frames (detections only)
+    # A frame's pixels after the model, where a decoder lends them (core.sources.Frame.settle):
+    # "keep" copies them for the frame (the viewer shows and redraws it), "drop" lets them
+    # go (a run writing detections only), "lend" leaves the frame holding the decoder's
+    # memory: the listener settles each result's frame, in its own thread, once done (a
+    # run drawing into a video, with no copy).
+    pixels: str = "keep"
 
 
 @dataclass(frozen=True)
@@ -453,8 +458,8 @@ class Player:
         except BaseException:
             source.close()
             raise
-        keep = self.options.keep_pixels or self.options.interactive  # a viewer shows every frame
-        self._flight = InFlight(self.detector, reader, keep_pixels=keep)
+        pixels = "keep" if self.options.interactive else self.options.pixels  # a viewer redraws what it shows
+        self._flight = InFlight(self.detector, reader, pixels=pixels)
         if self.source_info is None:
             self.source_info = source_info(source)
             if self.options.tracking is not None:

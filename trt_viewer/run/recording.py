@@ -75,6 +75,14 @@ class Recorder:
         self._sink.put(result)
 
     def _handle(self, result: Result) -> None:
+        try:
+            self._record(result)
+        finally:
+            # A frame lent by its decoder (PlayOptions.pixels="lend") goes back once drawn
+            # and written; a frame with pixels of its own is left as it is.
+            result.frame.settle(False)
+
+    def _record(self, result: Result) -> None:
         frame = result.frame
         if self.video is not None:
             t0 = time.perf_counter()

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Real video on the GPU machine in one command: pycuda (built from .whl/ as gpu_run.sh
+# does) and PyNvVideoCodec (its wheel in .whl/), then benchmarks/probe_nvdec.py and
+# benchmarks/bench_video.py on .gpudata/media/people_1080p.mp4 (tools/make_1080p.py) with
+# the decoders compared, at a 1.0 ms and a 3.0 ms stand-in engine. OUTDIR gets the logs.
+#   on the GPU machine:  bash benchmarks/gpu_video_run.sh OUTDIR [VARIANTS] [VARIANTS_3MS]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-.}"
+variants="${2:-thread,cpu,thread+no_draw,cpu+no_draw}"
+variants3="${3:-thread,cpu}"
+mkdir -p "$out"
+export CUDA_ROOT="${CUDA_ROOT:-/usr/local/cuda}"
+export PATH="$CUDA_ROOT/bin:$PATH" PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+python3 -c 'import pycuda' 2>/dev/null || {
+    python3 -m pip install -q --no-index --no-build-isolation --find-links .whl pycuda || exit 1
+}
+python3 -c 'import PyNvVideoCodec' 2>/dev/null || python3 -m pip install -q --no-index --no-deps --find-links .whl pynvvideocodec
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" TRT_VIEWER_TEST_DATA="${TRT_VIEWER_TEST_DATA:-$PWD/.gpudata}"
+video=.gpudata/media/people_1080p.mp4
+status=0
+if [ -n "${PROBE:-1}" ] && [ "${PROBE:-1}" != 0 ]; then
+    timeout 120 python3 benchmarks/probe_nvdec.py "$video" 2>&1 | tee "$out/probe_nvdec.log" || status=1
+fi
+if [ -n "${GPU_TESTS:-}" ]; then
+    python3 -m pytest -p no:cacheprovider -q -m gpu -rA tests/test_gpu_*.py 2>&1 | tee "$out/gpu_tests.log" || status=1
+fi
+python3 benchmarks/bench_video.py --model .gpudata/models/yolox_nano.onnx --source "$video" --out "$out" \
+    --variants "$variants" 2>&1 | tee "$out/video_bench.log" || status=1
+[ -f "$out/video_bench.json" ] && mv "$out/video_bench.json" "$out/video_bench_1ms.json"
+if [ -n "$variants3" ]; then
+    python3 benchmarks/bench_video.py --model .gpudata/models/yolox_nano.onnx --source "$video" --out "$out" \
+        --engine-ms 3 --variants "$variants3" 2>&1 | tee "$out/video_bench_3ms.log" || status=1
+    [ -f "$out/video_bench.json" ] && mv "$out/video_bench.json" "$out/video_bench_3ms.json"
+fi
+exit $status
