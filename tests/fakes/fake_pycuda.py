@@ -176,6 +176,10 @@ def _make_driver(gpu: FakeGpu) -> types.ModuleType:
             self._device = device
             self.valid = True
 
+        @property
+        def handle(self) -> int:  # CUcontext, as PyNvVideoCodec takes it
+            return 0x7C000000 + self._device._number  # one primary context per device
+
         def push(self) -> None:
             if not self.valid:
                 raise LogicError("cuCtxPushCurrent failed: invalid context")
@@ -477,12 +481,41 @@ def _make_driver(gpu: FakeGpu) -> types.ModuleType:
     def get_driver_version() -> int:
         return 12080
 
+    class Memcpy2D:
+        """A pitched copy; the double copies device to device only."""
+
+        def __init__(self) -> None:
+            self.src_pitch = self.dst_pitch = self.width_in_bytes = self.height = 0
+            self._src: int | None = None
+            self._dst: int | None = None
+
+        def set_src_device(self, address: Any) -> None:
+            self._src = int(address)
+
+        def set_dst_device(self, address: Any) -> None:
+            self._dst = int(address)
+
+        def __call__(self, stream: Stream | None = None) -> None:
+            gpu.require_context("cuMemcpy2DAsync")
+            if self._src is None or self._dst is None:
+                raise LogicError("cuMemcpy2D failed: invalid value (no source or destination)")
+            if self.width_in_bytes > min(self.src_pitch, self.dst_pitch):
+                raise LogicError("cuMemcpy2D failed: invalid pitch value")
+            src, dst, rows = self._src, self._dst, self.height
+            width, sp, dp = self.width_in_bytes, self.src_pitch, self.dst_pitch
+
+            def work() -> None:
+                for r in range(rows):
+                    gpu.write(dst + r * dp, gpu.read(src + r * sp, width))
+
+            work() if stream is None else stream._queue.append(work)
+
     for obj in (
         Error, MemoryError, LogicError, LaunchError, RuntimeError, init, Context, Device,
         DeviceAllocation, PagelockedHostAllocation, Stream, pagelocked_empty, mem_alloc,
         memcpy_htod_async, memcpy_dtoh_async, memcpy_htod, memcpy_dtoh, mem_get_info,
         get_version, get_driver_version, event_flags, Event, CompileError, Function, Module,
-        module_from_buffer, memcpy_dtod_async, host_alloc_flags,
+        module_from_buffer, memcpy_dtod_async, host_alloc_flags, Memcpy2D,
     ):
         setattr(m, obj.__name__, obj)
     return m

@@ -48,15 +48,46 @@ def resize_linear(image: np.ndarray, new_h: int, new_w: int, scale_x: float, sca
     return np.clip((v + 2) >> 2, 0, 255)
 
 
-def _letterbox(dtype: Any) -> Callable[..., None]:
+def nv12_to_bgr(y: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """The NV12 kernels' conversion: BT.601 limited range, each chroma sample for its 2x2
+    block, float32 arithmetic rounded to nearest (as __fmul_rn/__fadd_rn/__float2int_rn)."""
+    h, w = y.shape
+    luma = F32(1.164383) * (y.astype(F32) - F32(16))
+    u = uv[:, :, 0].astype(F32) - F32(128)
+    v = uv[:, :, 1].astype(F32) - F32(128)
+    u = np.repeat(np.repeat(u, 2, 0), 2, 1)[:h, :w]
+    v = np.repeat(np.repeat(v, 2, 0), 2, 1)[:h, :w]
+    b = luma + F32(2.017232) * u
+    g = (luma - F32(0.391762) * u) - F32(0.812968) * v
+    r = luma + F32(1.596027) * v
+    return np.clip(np.rint(np.stack([b, g, r], -1)), 0, 255).astype(np.uint8)
+
+
+def _read_nv12(gpu: Any, y_ptr: int, uv_ptr: int, h: int, w: int, y_pitch: int, uv_pitch: int) -> np.ndarray:
+    y = np.frombuffer(gpu.read(y_ptr, (h - 1) * y_pitch + w), np.uint8)
+    y = np.lib.stride_tricks.as_strided(y, (h, w), (y_pitch, 1))
+    ch = (h + 1) // 2
+    uv = np.frombuffer(gpu.read(uv_ptr, (ch - 1) * uv_pitch + 2 * ((w + 1) // 2)), np.uint8)
+    uv = np.lib.stride_tricks.as_strided(uv, (ch, (w + 1) // 2, 2), (uv_pitch, 2, 1))
+    return nv12_to_bgr(y, uv)
+
+
+def _letterbox(dtype: Any, nv12: bool = False) -> Callable[..., None]:
     dtype = np.dtype(dtype)
 
     def emulate(gpu: Any, grid: tuple[int, ...], block: tuple[int, ...], args: tuple[Any, ...]) -> None:
+        if nv12:  # Y, UV, dst, ... then the two pitches last
+            y_ptr, uv_ptr, *rest = args
+            y_pitch, uv_pitch = int(rest[-2]), int(rest[-1])
+            args = (0, *rest[:-2])
         src, dst, scale_x, scale_y, s0, s1, s2, t0, t1, t2 = args[:10]
         src_h, src_w, new_h, new_w, out_h, out_w, rgb, norm = (int(a) for a in args[10:])
         if grid[0] * block[0] < out_w or grid[1] * block[1] < out_h:
             raise AssertionError("the launch grid does not cover the input canvas")
-        image = np.frombuffer(gpu.read(int(src), src_h * src_w * 3), np.uint8).reshape(src_h, src_w, 3)
+        if nv12:
+            image = _read_nv12(gpu, int(y_ptr), int(uv_ptr), src_h, src_w, y_pitch, uv_pitch)
+        else:
+            image = np.frombuffer(gpu.read(int(src), src_h * src_w * 3), np.uint8).reshape(src_h, src_w, 3)
         canvas = np.full((out_h, out_w, 3), PAD, np.int64)
         canvas[:new_h, :new_w] = resize_linear(image, new_h, new_w, float(scale_x), float(scale_y))
         if rgb:
@@ -81,4 +112,8 @@ KERNELS: dict[str, Callable[..., None]] = {
     "letterbox_f16": _letterbox(np.float16),
     "letterbox_u8": _letterbox(np.uint8),
     "letterbox_i8": _letterbox(np.int8),
+    "letterbox_nv12_f32": _letterbox(np.float32, nv12=True),
+    "letterbox_nv12_f16": _letterbox(np.float16, nv12=True),
+    "letterbox_nv12_u8": _letterbox(np.uint8, nv12=True),
+    "letterbox_nv12_i8": _letterbox(np.int8, nv12=True),
 }

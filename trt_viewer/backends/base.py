@@ -17,7 +17,8 @@ SyncBackend gives single-lane backends submit/collect for free: they implement r
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -42,6 +43,31 @@ class Capabilities:
     gpu_timing: bool = False  # with `gpu_timing` set, last_timings holds GPU event times per step
 
 
+@dataclass(frozen=True)
+class DeviceContext:
+    """The CUDA context a backend runs in, for a decoder whose frames should stay on the
+    GPU (run/nvdec.py): the same context, so the letterbox reads them where they are.
+    `cuda` is pycuda.driver; `context` the primary context the backend retains."""
+
+    cuda: Any
+    context: Any
+    device: int = 0
+
+    @contextmanager
+    def current(self) -> Iterator[None]:
+        """The context current in this thread for the block (pushed and popped where it
+        was not: a source opened in a helper thread)."""
+        current = self.cuda.Context.get_current()
+        if current is not None and current.handle == self.context.handle:
+            yield
+            return
+        self.context.push()
+        try:
+            yield
+        finally:
+            self.cuda.Context.pop()
+
+
 class InputBuffer(ABC):
     """Where one frame waits for the model between the reader and submit()."""
 
@@ -63,7 +89,7 @@ class InputBuffer(ABC):
         takes that, it stays there; otherwise its host pixels are filled in."""
         if frame.device is not None and self.takes_device:
             return self.fill_device(frame.device, preset)
-        return self.fill(frame.image, preset)
+        return self.fill(frame.host_image(), preset)
 
 
 class HostInput(InputBuffer):
@@ -121,6 +147,11 @@ class Backend(ABC):
     def precision(self) -> str:
         """What the user sees in the model panel: fp32, fp16, int8..."""
         return str(np.dtype(self.input.dtype).name)
+
+    def device_context(self) -> DeviceContext | None:
+        """The CUDA context frames decoded on the GPU can be shared in; None where this
+        backend takes frames in host memory only."""
+        return None
 
     def allocate_input(self, gpu_letterbox: bool = False) -> InputBuffer:
         """A buffer for one frame, valid until close(). gpu_letterbox asks for one that

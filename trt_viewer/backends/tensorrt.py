@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from trt_viewer.backends.base import Backend, Capabilities, HostInput, InputBuffer
+from trt_viewer.backends.base import Backend, Capabilities, DeviceContext, HostInput, InputBuffer
 from trt_viewer.backends.base import Ticket as BaseTicket
 from trt_viewer.backends.trt import engine as eng
 from trt_viewer.backends.trt.cuda import CudaContext, cuda_failure, free_pinned, pinned_empty
@@ -170,6 +170,9 @@ class TensorRTBackend(Backend):
         self._handed_out.append(buf)
         return buf
 
+    def device_context(self) -> DeviceContext | None:
+        return DeviceContext(self._ctx.cuda, self._ctx.context, self._ctx.device_index)
+
     def _load_letterbox(self) -> bool:
         if self._letterbox is None and self.letterbox_note is None:
             try:
@@ -279,6 +282,10 @@ class TensorRTBackend(Backend):
             frame.fill(image, frame.preset)
         if frame.shape is None:
             raise RunError("submit() got an empty frame buffer")
+        if frame.device is not None:  # decoded on the GPU: letterboxed from where it is
+            self._letterbox.launch_nv12(frame.device, lane[self._input.name].address, self.input_hw, frame.preset,
+                                        self._streams.upload)
+            return
         h, w = frame.shape
         raw = lane.raw_buffer(h * w * 3)
         streams = self._streams

@@ -58,10 +58,19 @@ class Frame:
     device: Any = None  # the frame on the GPU (core.device_frames.DeviceImage), where decoded there
     lender: Lender | None = field(default=None, repr=False)
     hw: tuple[int, int] = (0, 0)  # (H, W), kept when the pixels are dropped
+    _fetched: bool = field(default=False, repr=False, compare=False)  # pixels came from the lender
 
     def __post_init__(self) -> None:
         if self.hw == (0, 0):
             self.hw = (int(self.image.shape[0]), int(self.image.shape[1]))
+
+    def host_image(self) -> np.ndarray:
+        """The pixels on the host, fetched from the decoder's memory if they are still
+        there only (a frame decoded on the GPU, for a buffer that takes host pixels)."""
+        if self.lender is not None and self.image is NO_PIXELS:
+            self.image = self.lender.pixels()  # a copy of its own: settle() keeps it as is
+            self._fetched = True
+        return self.image
 
     def settle(self, keep_pixels: bool = True) -> None:
         """Done with the decoder's memory (the model has the frame): the pixels become the
@@ -71,7 +80,10 @@ class Frame:
         if lender is None:
             return
         try:
-            self.image = lender.pixels() if keep_pixels else NO_PIXELS
+            if not keep_pixels:
+                self.image = NO_PIXELS
+            elif not self._fetched:
+                self.image = lender.pixels()
         finally:
             self.device = None
             lender.give_back()

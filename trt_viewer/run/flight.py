@@ -80,6 +80,8 @@ class InFlight:
             # once the listener is done with it).
             if self.pixels != "lend":
                 item.frame.settle(self.pixels == "keep")
+            elif item.frame.device is not None:
+                item.frame.settle(True)  # fetched here: only this thread has the CUDA context
         t1 = time.perf_counter()
         detections = self.detector.postprocess(outputs, item.ratio, item.frame.hw)
         t2 = time.perf_counter()

@@ -26,7 +26,7 @@ from trt_viewer.core.sources import Source
 from trt_viewer.core.stats import FpsMeter, StageStats
 from trt_viewer.core.yolox import PostprocessConfig
 from trt_viewer.errors import TrtViewerError, first_line
-from trt_viewer.run.decoding import source_opener
+from trt_viewer.run.decoding import source_opener as make_opener
 from trt_viewer.run.detector import Detector
 from trt_viewer.run.flight import InFlight, Result
 from trt_viewer.run.opening import open_cancellable
@@ -175,7 +175,7 @@ class Player:
         self.shortfall = 0  # frames a file's header promised that never decoded
         self.skipped: list[str] = []  # images of a folder that could not be read
         self._spec = ""
-        self._open_source: Callable[[str], Source] = source_opener(self.options.decode)
+        self._open_source: Callable[[str], Source] = make_opener(self.options.decode)
         self._reader: Reader | None = None
         self._flight: InFlight | None = None
         self._dropped_before = 0  # drops counted by readers already replaced
@@ -296,6 +296,10 @@ class Player:
         try:
             with open_detector() as detector:
                 self.detector = detector
+                if source_opener is None and detector.gpu_preprocess is not False:
+                    # Frames decoded on the GPU stay there only for a backend that
+                    # letterboxes them there: it lends its CUDA context to the decoder.
+                    self._open_source = make_opener(self.options.decode, device=detector.backend.device_context())
                 if detector.layout_settled:
                     self._describe()
                 try:

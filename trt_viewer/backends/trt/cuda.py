@@ -46,7 +46,13 @@ class CudaContext:
             raise InputError(f"cannot use CUDA device {device_index}: {first_line(exc)}") from None
         self.thread = threading.get_ident()
         self.thread_name = threading.current_thread().name
+        self.device_index = device_index
         self.open = True
+
+    @property
+    def context(self) -> Any:
+        """The retained primary context (a decoder on the GPU shares it: backends.base.DeviceContext)."""
+        return self._context
 
     def check_thread(self, what: str) -> None:
         if threading.get_ident() != self.thread:

@@ -27,11 +27,13 @@ from __future__ import annotations
 import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import cv2
 import numpy as np
 
 from trt_viewer.backends.base import InputBuffer
+from trt_viewer.core.device_frames import DeviceImage
 from trt_viewer.core.preprocess import CURRENT, Preset, letterbox_ratio
 
 DEFAULT_CAPACITY = 1920 * 1080 * 3  # bytes: a 1080p frame
@@ -85,9 +87,11 @@ class FrameCopier:
 
 
 class FrameBuffer(InputBuffer):
-    """A raw frame for the GPU letterbox; input_hw is the engine input it is letterboxed to."""
+    """A raw frame for the GPU letterbox; input_hw is the engine input it is letterboxed to.
+    A frame decoded on the GPU is not copied at all: fill_device() keeps where it is."""
 
     on_gpu = True
+    takes_device = True
 
     def __init__(self, host: np.ndarray, input_hw: tuple[int, int], copier: FrameCopier | None = None) -> None:
         self.host = host  # 1-D uint8, page-locked
@@ -97,6 +101,7 @@ class FrameBuffer(InputBuffer):
         self.shape: tuple[int, int] | None = None  # (h, w) of the frame it holds
         self.rgb = False  # the held frame's channels are R, G, B (the copier swapped them)
         self.pending: np.ndarray | None = None  # a frame too large for `host`
+        self.device: DeviceImage | None = None  # a frame on the GPU, letterboxed from there
 
     @property
     def capacity(self) -> int:
@@ -109,6 +114,7 @@ class FrameBuffer(InputBuffer):
         if image.dtype != np.uint8:
             raise ValueError(f"expected a uint8 BGR image, got {image.dtype}")
         h, w = int(image.shape[0]), int(image.shape[1])
+        self.device = None
         if h * w * 3 <= self.capacity:
             self.copier.copy(self.host[: h * w * 3].reshape(h, w, 3), image)
             self.pending = None
@@ -119,6 +125,15 @@ class FrameBuffer(InputBuffer):
         self.shape = (h, w)
         self.preset = preset
         return letterbox_ratio((h, w), self.input_hw)
+
+    def fill_device(self, image: Any, preset: Preset) -> float:
+        """Hold a frame decoded on the GPU (a DeviceImage, valid until the frame is settled,
+        after its outputs are collected) to letterbox from there: nothing is copied."""
+        if not isinstance(image, DeviceImage):
+            raise TypeError(f"expected a DeviceImage, got {type(image).__name__}")
+        self.device, self.pending, self.rgb = image, None, False
+        self.shape, self.preset = image.hw, preset
+        return letterbox_ratio(image.hw, self.input_hw)
 
     def frame(self) -> np.ndarray:
         """The held frame as a page-locked HxWx3 view (after any pending copy)."""

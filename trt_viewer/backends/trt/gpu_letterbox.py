@@ -1,4 +1,5 @@
-"""The YOLOX letterbox as one CUDA kernel: raw BGR uint8 frame in, model input out.
+"""The YOLOX letterbox as one CUDA kernel: raw BGR uint8 frame (or an NV12 frame from the
+GPU's decoder) in, model input out.
 
 One thread per pixel of the model's input canvas does what core/preprocess.letterbox does
 on the CPU: the bilinear resize, the 114 padding (image pasted at the top-left), the
@@ -26,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from trt_viewer.core.device_frames import DeviceImage
 from trt_viewer.core.preprocess import CURRENT, PAD_VALUE, Preset, letterbox_size
 from trt_viewer.errors import first_line
 
@@ -37,6 +39,7 @@ KERNELS = {
 }
 # Launch arguments, pointers first, then doubles, floats and ints, so no padding is needed.
 ARG_FORMAT = "PPddffffff" + "i" * 8
+NV12_ARG_FORMAT = "PPPddffffff" + "i" * 10  # Y and UV planes, then as above, then the pitches
 BLOCK = (32, 8, 1)
 
 SOURCE = r"""
@@ -77,8 +80,36 @@ __device__ __forceinline__ void source_of(int d, double scale, int& s, float& f)
     f = __fsub_rn(f, (float)s);
 }
 
-template <typename T>
-__device__ void letterbox(const unsigned char* __restrict__ src, T* __restrict__ dst,
+// Where the kernel reads the frame's pixels: a raw BGR (or RGB) frame...
+struct Bgr {
+    const unsigned char* __restrict__ p;
+    int w;
+    __device__ __forceinline__ void at(int x, int y, int out[3]) const {
+        const unsigned char* q = p + ((size_t)y * w + x) * 3;
+        out[0] = q[0]; out[1] = q[1]; out[2] = q[2];
+    }
+};
+
+// ...or an NV12 frame as the GPU's decoder leaves it (a Y plane, then interleaved U and V
+// at half resolution), turned into BGR as FFmpeg's default conversion does for OpenCV:
+// BT.601 limited range, each chroma sample used for its 2x2 block.
+struct Nv12 {
+    const unsigned char* __restrict__ y;
+    const unsigned char* __restrict__ uv;
+    int y_pitch, uv_pitch;
+    __device__ __forceinline__ void at(int x, int r, int out[3]) const {
+        const float l = __fmul_rn(1.164383f, (float)y[(size_t)r * y_pitch + x] - 16.f);
+        const unsigned char* c = uv + (size_t)(r >> 1) * uv_pitch + (x >> 1) * 2;
+        const float u = (float)c[0] - 128.f, v = (float)c[1] - 128.f;
+        out[0] = min(max(__float2int_rn(__fadd_rn(l, __fmul_rn(2.017232f, u))), 0), 255);
+        const float g = __fsub_rn(__fsub_rn(l, __fmul_rn(0.391762f, u)), __fmul_rn(0.812968f, v));
+        out[1] = min(max(__float2int_rn(g), 0), 255);
+        out[2] = min(max(__float2int_rn(__fadd_rn(l, __fmul_rn(1.596027f, v))), 0), 255);
+    }
+};
+
+template <typename T, typename Src>
+__device__ void letterbox(const Src src, T* __restrict__ dst,
                           double scale_x, double scale_y,
                           float s0, float s1, float s2, float t0, float t1, float t2,
                           int src_h, int src_w, int new_h, int new_w, int out_h, int out_w,
@@ -101,12 +132,13 @@ __device__ void letterbox(const unsigned char* __restrict__ src, T* __restrict__
         const int b1 = __float2int_rn(__fmul_rn(fy, 2048.f));
         const int y0 = min(max(sy, 0), src_h - 1);
         const int y1 = min(max(sy + 1, 0), src_h - 1);
-        const unsigned char* r0 = src + (size_t)y0 * src_w * 3;
-        const unsigned char* r1 = src + (size_t)y1 * src_w * 3;
+        int p00[3], p01[3], p10[3], p11[3];
+        src.at(sx, y0, p00); src.at(sx1, y0, p01);
+        src.at(sx, y1, p10); src.at(sx1, y1, p11);
         #pragma unroll
         for (int c = 0; c < 3; ++c) {
-            const int h0 = r0[sx * 3 + c] * a0 + r0[sx1 * 3 + c] * a1;
-            const int h1 = r1[sx * 3 + c] * a0 + r1[sx1 * 3 + c] * a1;
+            const int h0 = p00[c] * a0 + p01[c] * a1;
+            const int h1 = p10[c] * a0 + p11[c] * a1;
             const int v = ((((h0 >> 4) * b0) >> 16) + (((h1 >> 4) * b1) >> 16) + 2) >> 2;
             bgr[c] = min(max(v, 0), 255);
         }
@@ -122,16 +154,23 @@ __device__ void letterbox(const unsigned char* __restrict__ src, T* __restrict__
     }
 }
 
-// One entry point per input dtype (float16 is written as its 16 bits).
-#define ARGS(T) const unsigned char* src, T* dst, double scale_x, double scale_y, float s0, \
-    float s1, float s2, float t0, float t1, float t2, int src_h, int src_w, int new_h, int new_w, \
-    int out_h, int out_w, int rgb, int norm
-#define CALL letterbox(src, dst, scale_x, scale_y, s0, s1, s2, t0, t1, t2, src_h, src_w, new_h, \
-    new_w, out_h, out_w, rgb, norm)
-extern "C" __global__ void letterbox_f32(ARGS(float)) { CALL; }
-extern "C" __global__ void letterbox_f16(ARGS(unsigned short)) { CALL; }
-extern "C" __global__ void letterbox_u8(ARGS(unsigned char)) { CALL; }
-extern "C" __global__ void letterbox_i8(ARGS(signed char)) { CALL; }
+// One entry point per input dtype (float16 is written as its 16 bits) and frame format.
+#define TAIL double scale_x, double scale_y, float s0, float s1, float s2, float t0, float t1, \
+    float t2, int src_h, int src_w, int new_h, int new_w, int out_h, int out_w, int rgb, int norm
+#define CALL(SRC) letterbox(SRC, dst, scale_x, scale_y, s0, s1, s2, t0, t1, t2, src_h, src_w, \
+    new_h, new_w, out_h, out_w, rgb, norm)
+#define BGR_ARGS(T) const unsigned char* src, T* dst, TAIL
+#define NV12_ARGS(T) const unsigned char* y, const unsigned char* uv, T* dst, TAIL, int y_pitch, int uv_pitch
+#define BGR CALL((Bgr{src, src_w}))
+#define NV12 CALL((Nv12{y, uv, y_pitch, uv_pitch}))
+extern "C" __global__ void letterbox_f32(BGR_ARGS(float)) { BGR; }
+extern "C" __global__ void letterbox_f16(BGR_ARGS(unsigned short)) { BGR; }
+extern "C" __global__ void letterbox_u8(BGR_ARGS(unsigned char)) { BGR; }
+extern "C" __global__ void letterbox_i8(BGR_ARGS(signed char)) { BGR; }
+extern "C" __global__ void letterbox_nv12_f32(NV12_ARGS(float)) { NV12; }
+extern "C" __global__ void letterbox_nv12_f16(NV12_ARGS(unsigned short)) { NV12; }
+extern "C" __global__ void letterbox_nv12_u8(NV12_ARGS(unsigned char)) { NV12; }
+extern "C" __global__ void letterbox_nv12_i8(NV12_ARGS(signed char)) { NV12; }
 """.replace("@PAD@", str(PAD_VALUE))
 
 _lock = threading.Lock()
@@ -196,13 +235,14 @@ class GpuLetterbox:
         try:
             self._module = cuda.module_from_buffer(cubin)
             self._function = self._module.get_function(name).prepare(ARG_FORMAT)
+            self._nv12 = self._module.get_function(name.replace("letterbox_", "letterbox_nv12_")).prepare(
+                NV12_ARG_FORMAT)
         except cuda.Error as exc:
             raise GpuLetterboxUnavailable(f"the kernel did not load ({first_line(exc)})") from None
 
-    def launch(self, src: int, src_hw: tuple[int, int], dst: int, out_hw: tuple[int, int],
-               preset: Preset, stream: Any, src_rgb: bool = False) -> None:
-        """Queue the letterbox of the raw frame at `src` (BGR, or RGB with src_rgb) into the
-        input at `dst` on `stream`."""
+    def _arguments(self, src_hw: tuple[int, int], out_hw: tuple[int, int], preset: Preset,
+                   src_rgb: bool) -> tuple[tuple[int, int, int], list[float | int]]:
+        """The launch grid, and the arguments after the pointers."""
         normalise = preset is not CURRENT
         if normalise and self.dtype.kind in "ui":  # the CPU letterbox refuses this too
             raise ValueError(f"the {preset.name} preset needs a float input, the model takes {self.dtype}")
@@ -213,13 +253,27 @@ class GpuLetterbox:
         scale = [float(kind(v)) for v in preset.scale]
         shift = [float(kind(v)) for v in preset.shift]
         grid = ((out_w + BLOCK[0] - 1) // BLOCK[0], (out_h + BLOCK[1] - 1) // BLOCK[1], 1)
-        self._function.prepared_async_call(
-            grid, BLOCK, stream, int(src), int(dst), 1.0 / (new_w / w), 1.0 / (new_h / h),
-            # the kernel swaps the channels when asked to: for an RGB preset, or an RGB frame
-            *scale, *shift, h, w, new_h, new_w, out_h, out_w, int(preset.rgb != src_rgb), int(normalise),
-        )
+        # the kernel swaps the channels when asked to: for an RGB preset, or an RGB frame
+        return grid, [1.0 / (new_w / w), 1.0 / (new_h / h), *scale, *shift,
+                      h, w, new_h, new_w, out_h, out_w, int(preset.rgb != src_rgb), int(normalise)]
+
+    def launch(self, src: int, src_hw: tuple[int, int], dst: int, out_hw: tuple[int, int],
+               preset: Preset, stream: Any, src_rgb: bool = False) -> None:
+        """Queue the letterbox of the raw frame at `src` (BGR, or RGB with src_rgb) into the
+        input at `dst` on `stream`."""
+        grid, rest = self._arguments(src_hw, out_hw, preset, src_rgb)
+        self._function.prepared_async_call(grid, BLOCK, stream, int(src), int(dst), *rest)
+
+    def launch_nv12(self, image: DeviceImage, dst: int, out_hw: tuple[int, int], preset: Preset,
+                    stream: Any) -> None:
+        """Queue the letterbox of an NV12 frame on the GPU (converted to BGR on the way, as
+        FFmpeg converts for OpenCV) into the input at `dst` on `stream`."""
+        grid, rest = self._arguments(image.hw, out_hw, preset, False)
+        self._nv12.prepared_async_call(grid, BLOCK, stream, int(image.y), int(image.uv), int(dst), *rest,
+                                       image.y_pitch, image.uv_pitch)
 
     def close(self) -> None:
         """Unload the module; call with the context still current."""
         self.__dict__.pop("_function", None)
+        self.__dict__.pop("_nv12", None)
         self.__dict__.pop("_module", None)

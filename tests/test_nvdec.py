@@ -1,0 +1,262 @@
+"""Video decoded on the GPU (run/nvdec.py) with PyNvVideoCodec's double over the fake GPU:
+frames stay in device memory and are letterboxed there, pixels reach the host only when
+asked for, frames held survive the decoder reusing its memory, and where NVDEC cannot
+decode a run falls back to the CPU with one line saying why."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+from fakes.fake_nvc import bgr_to_nv12, make_nvc
+from fakes.fake_pycuda import FakeGpu
+from modelgen import moving_square_frames, write_video
+
+from trt_viewer.backends import open_backend
+from trt_viewer.backends.base import DeviceContext
+from trt_viewer.core.sources import NO_PIXELS, open_source
+from trt_viewer.run.decode_process import ProcessSource
+from trt_viewer.run.detector import Detector
+from trt_viewer.run.nvdec import AHEAD, NvdecSource, NvdecUnavailable
+from trt_viewer.run.player import Listener, Player, PlayOptions, State
+
+
+@pytest.fixture
+def video(tmp_path: Path) -> Path:
+    return write_video(tmp_path / "squares.avi", moving_square_frames(30, size=(96, 128)))
+
+
+@pytest.fixture
+def nvc(gpu: FakeGpu, monkeypatch: pytest.MonkeyPatch) -> Any:
+    module = make_nvc(gpu)
+    monkeypatch.setitem(sys.modules, "PyNvVideoCodec", module)
+    return module
+
+
+@pytest.fixture
+def device(gpu: FakeGpu) -> Any:
+    cuda = gpu.driver
+    cuda.init()
+    context = cuda.Device(0).retain_primary_context()
+    context.push()
+    yield DeviceContext(cuda, context, 0)
+    cuda.Context.pop()
+    context.detach()
+
+
+def reference(video: Path) -> list[np.ndarray]:
+    """Each frame as OpenCV decodes it, through NV12 and back as the host download does."""
+    out = []
+    with open_source(str(video)) as source:
+        while (frame := source.read()) is not None:
+            y, uv = bgr_to_nv12(frame.image)
+            h, w = y.shape
+            out.append(cv2.cvtColor(np.concatenate([y, uv.reshape(h // 2, w)]), cv2.COLOR_YUV2BGR_NV12))
+    return out
+
+
+def test_frames_stay_on_the_gpu_until_their_pixels_are_asked_for(nvc: Any, device: Any, gpu: FakeGpu,
+                                                                 video: Path) -> None:
+    expected = reference(video)
+    with NvdecSource(str(video), device) as source:
+        assert (source.length, source.fps, source.seekable, source.decoded_elsewhere) == (30, 10.0, True, True)
+        frame = source.read()
+        assert frame is not None and frame.image is NO_PIXELS and frame.hw == (96, 128)
+        assert frame.device.hw == (96, 128) and frame.device.y_pitch == 128 and source.downloads == 0
+        frame.settle(keep_pixels=False)
+        assert source.downloads == 0 and frame.device is None
+        kept = source.read()
+        assert kept is not None
+        kept.settle(keep_pixels=True)
+        assert source.downloads == 1 and np.array_equal(kept.image, expected[1])
+        rest = []
+        while (f := source.read()) is not None:
+            rest.append(f.index)
+            f.settle(False)
+        assert rest == list(range(2, 30)) and source.end_reason == "ended" and source.read() is None
+
+
+def test_a_frame_held_keeps_its_pixels_while_the_decoder_reuses_its_memory(nvc: Any, device: Any,
+                                                                          video: Path) -> None:
+    expected = reference(video)
+    with NvdecSource(str(video), device) as source:
+        held = source.read()
+        assert held is not None
+        later = []
+        for _ in range(AHEAD + 3):  # past the decoder's own ring: it has written over frame 0 by now
+            f = source.read()
+            assert f is not None
+            later.append(f)
+            f.settle(False)
+        assert np.array_equal(held.host_image(), expected[0])
+
+
+def test_a_pitched_decoder_frame_is_copied_row_by_row(gpu: FakeGpu, device: Any, video: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "PyNvVideoCodec", make_nvc(gpu, pitch_pad=64))
+    expected = reference(video)
+    with NvdecSource(str(video), device) as source:
+        frames = [source.read() for _ in range(3)]
+        assert all(f is not None and np.array_equal(f.host_image(), expected[i]) for i, f in enumerate(frames))
+
+
+def test_seek_then_read_from_there(nvc: Any, device: Any, video: Path) -> None:
+    expected = reference(video)
+    with NvdecSource(str(video), device) as source:
+        source.seek(17)
+        frame = source.read()
+        assert frame is not None and frame.index == 17 and np.array_equal(frame.host_image(), expected[17])
+
+
+def test_what_nvdec_cannot_decode_is_one_line(gpu: FakeGpu, device: Any, video: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "PyNvVideoCodec", make_nvc(gpu, codecs={"h264", "hevc"}))
+    with pytest.raises(NvdecUnavailable, match=r"^NVDEC cannot decode squares.avi: Codec mjpg not supported"):
+        NvdecSource(str(video), device)
+    monkeypatch.setitem(sys.modules, "PyNvVideoCodec", None)  # not installed
+    with pytest.raises(NvdecUnavailable, match=r"PyNvVideoCodec is not installed \(pip install 'trt-viewer\[nvdec"):
+        NvdecSource(str(video), device)
+    assert gpu.used == 0  # nothing left allocated by the failed opens
+
+
+class Results(Listener):
+    def __init__(self) -> None:
+        self.results: list = []
+
+    def result(self, result):  # type: ignore[no-untyped-def]
+        self.results.append(result)
+
+
+def play(model: Path, video: Path, decode: str, pixels: str = "drop") -> list:
+    got = Results()
+    with open_backend(model) as backend:
+        detector = Detector(backend)
+        Player(got, PlayOptions(interactive=False, decode=decode, pixels=pixels)).run(
+            lambda: nullcontext(detector), str(video))
+    return got.results
+
+
+def test_a_detections_only_run_never_copies_a_frame_to_the_host(nvc: Any, gpu: FakeGpu, build: Any,
+                                                                models: dict[str, Path], video: Path,
+                                                                tmp_path: Path) -> None:
+    gpu.nvcc = True
+    engine = build(models["raw"], tmp_path / "raw.engine")
+    cpu = play(engine, video, "thread")
+    frame_bytes = 96 * 128 * 3
+    uploads = sum(1 for c in gpu.calls if c.name.startswith("memcpy_htod") and c.nbytes == frame_bytes)
+    assert uploads == 30  # the CPU path uploads every raw frame
+    calls_before, launches_before = len(gpu.calls), len(gpu.launches)
+    on_gpu = play(engine, video, "nvdec")
+    calls = gpu.calls[calls_before:]
+    assert nvc.decoded == 30 and len(on_gpu) == 30
+    assert [c for c in calls if c.name in ("memcpy_dtoh", "memcpy_htod", "memcpy_htod_async")
+            and c.nbytes >= 96 * 128] == []  # no frame crossed either way
+    assert gpu.launches[launches_before:] == ["letterbox_nv12_f32"] * 30
+    assert all(r.frame.image is NO_PIXELS for r in on_gpu)
+    for a, b in zip(cpu, on_gpu, strict=True):  # NV12 is a level or two off OpenCV's BGR: same detections
+        assert a.frame.index == b.frame.index and np.array_equal(a.detections.class_ids, b.detections.class_ids)
+        assert np.abs(a.detections.boxes - b.detections.boxes).max(initial=0) <= 1.0
+        assert np.abs(a.detections.scores - b.detections.scores).max(initial=0) <= 0.01
+
+
+def test_a_run_that_draws_gets_the_pixels_once_per_frame(nvc: Any, gpu: FakeGpu, build: Any,
+                                                         models: dict[str, Path], video: Path,
+                                                         tmp_path: Path) -> None:
+    gpu.nvcc = True
+    engine = build(models["raw"], tmp_path / "raw.engine")
+    expected = reference(video)
+    before = len(gpu.calls)
+    results = play(engine, video, "nvdec", pixels="lend")
+    downloads = [c for c in gpu.calls[before:] if c.name == "memcpy_dtoh" and c.nbytes == 96 * 128 * 3 // 2]
+    assert len(downloads) == 30  # fetched in the player's thread, the one with the CUDA context
+    assert all(np.array_equal(r.frame.image, expected[r.frame.index]) and r.frame.lender is None for r in results)
+
+
+def test_the_fallbacks_say_why_in_one_line(nvc: Any, gpu: FakeGpu, build: Any, models: dict[str, Path],
+                                           video: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    with caplog.at_level(logging.INFO, logger="trt_viewer.run.decoding"):
+        assert len(play(models["raw"], video, "nvdec")) == 30  # ONNX Runtime: frames in host memory
+    assert [r.getMessage() for r in caplog.records] == [
+        f"decoding {video} on the CPU: this backend takes frames in host memory, not on the GPU"]
+    assert caplog.records[0].levelno == logging.WARNING and nvc.decoded == 0
+    caplog.clear()
+    gpu.nvcc = True
+    engine = build(models["raw"], tmp_path / "raw.engine")
+    monkeypatch.setitem(sys.modules, "PyNvVideoCodec", make_nvc(gpu, codecs={"h264"}))
+    with caplog.at_level(logging.INFO, logger="trt_viewer.run.decoding"):
+        assert len(play(engine, video, "auto")) == 30
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.INFO, f"decoding {video} on the CPU: NVDEC cannot decode squares.avi: Codec mjpg not supported "
+                       "on this GPU")]
+
+
+def test_the_viewer_seeks_a_file_decoded_on_the_gpu_in_place(nvc: Any, gpu: FakeGpu, build: Any,
+                                                             models: dict[str, Path], video: Path,
+                                                             tmp_path: Path) -> None:
+    import threading
+    import time
+
+    gpu.nvcc = True
+    engine = build(models["raw"], tmp_path / "raw.engine")
+    got = Results()
+    player = Player(got, PlayOptions(paused=True, decode="nvdec"))
+    done = threading.Event()
+
+    def run() -> None:
+        with open_backend(engine) as backend:
+            detector = Detector(backend)
+            player.run(lambda: nullcontext(detector), str(video))
+        done.set()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+
+    def until(check: Any) -> None:
+        deadline = time.monotonic() + 10
+        while not check():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+
+    until(lambda: len(got.results) == 1)
+    player.seek(20)
+    until(lambda: [r.frame.index for r in got.results][-1:] == [20])
+    player.step_back()
+    until(lambda: [r.frame.index for r in got.results][-1:] == [19])
+    assert player.state == State.PAUSED and all(r.frame.image.shape == (96, 128, 3) for r in got.results)
+    assert nvc.decoded < 30  # a seek does not decode its way there from the start
+    player.stop()
+    thread.join(10)
+    assert done.is_set() and gpu.used == 0  # the decoder's memory and ours went with the run
+
+
+def test_decoding_on_the_cpu_is_unchanged_without_pynvvideocodec(gpu: FakeGpu, build: Any,
+                                                                 models: dict[str, Path], video: Path,
+                                                                 tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "PyNvVideoCodec", None)
+    gpu.nvcc = True
+    engine = build(models["raw"], tmp_path / "raw.engine")
+    opened: list[Any] = []
+    from trt_viewer.run import decoding
+
+    real = decoding.source_opener
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        opener = real(*args, **kwargs)
+
+        def opened_source(spec: str) -> Any:
+            opened.append(opener(spec))
+            return opened[-1]
+
+        return opened_source
+
+    monkeypatch.setattr("trt_viewer.run.player.make_opener", spy)
+    assert len(play(engine, video, "auto")) == 30
+    assert [type(s) for s in opened] == [ProcessSource]

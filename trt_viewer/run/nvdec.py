@@ -1,0 +1,220 @@
+"""Video files decoded by the GPU's own decoder (NVDEC), frames left on the GPU.
+
+Why: on 1080p H.264 FFmpeg on 16 cores decodes 600-800 frames a second and every frame
+then crosses to the GPU (6 MB); NVDEC decodes in hardware beside the model, and a frame
+stays in device memory unless something needs its pixels (docs/performance.md).
+
+The decoder is NVIDIA's PyNvVideoCodec (`pip install 'trt-viewer[nvdec]'`), imported
+only here and only when a run asks for it. It shares the backend's CUDA context
+(backends.base.DeviceContext). Its ThreadedDecoder decodes ahead in a thread of its own
+and hands over NV12 frames whose memory it reuses a few frames later, so each frame is
+copied on the GPU (3 MB at 1080p, microseconds) into a pool of our own, on the stream
+the decoder works on, and lent from there until the frame is settled
+(core.sources.Frame.settle). Pixels come to the host only where something looks at them
+(the viewer, a video written): `downloads` counts those copies.
+
+Where NVDEC cannot decode a file (no PyNvVideoCodec, no driver support, a codec, profile
+or pixel format it does not take) NvdecUnavailable says why, and run.decoding falls back
+to decoding on the CPU.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from trt_viewer.backends.base import DeviceContext
+from trt_viewer.core.device_frames import DeviceImage
+from trt_viewer.core.sources import NO_PIXELS, Frame, Source
+from trt_viewer.errors import InputError, first_line
+
+AHEAD = 8  # frames the decoder's thread keeps decoded
+POOL = 12  # frames of our own on the GPU: in flight, queued to be shown, and one being read
+HELD_TIMEOUT_S = 30.0
+
+
+class NvdecUnavailable(Exception):
+    """NVDEC cannot decode this file here; the message says why in one line."""
+
+
+def import_nvc() -> Any:
+    try:
+        import PyNvVideoCodec as nvc
+    except ImportError:
+        raise NvdecUnavailable("PyNvVideoCodec is not installed (pip install 'trt-viewer[nvdec]')") from None
+    except Exception as exc:  # its libraries load at import: an old driver fails here
+        raise NvdecUnavailable(f"PyNvVideoCodec does not load: {first_line(exc)}") from None
+    return nvc
+
+
+class _PoolFrame:
+    """A frame's place in the pool, lent until the frame is settled."""
+
+    def __init__(self, source: NvdecSource, k: int) -> None:
+        self.source, self.k = source, k
+
+    def pixels(self) -> np.ndarray:
+        return self.source.download(self.k)
+
+    def give_back(self) -> None:
+        self.source.give_back(self.k)
+
+
+class NvdecSource(Source):
+    """A video file decoded by NVDEC into the backend's CUDA context (module docstring)."""
+
+    decoded_elsewhere = True  # the decoder's thread decodes ahead: a read is a GPU copy
+
+    def __init__(self, spec: str, device: DeviceContext) -> None:
+        super().__init__(spec)
+        nvc = import_nvc()
+        self._device = device
+        cuda = self._cuda = device.cuda
+        self._decoder: Any = None
+        self._pool: list[Any] = []
+        self.downloads = 0  # frames copied to the host
+        self._free: list[int] = []
+        self._back = threading.Condition()
+        self._index = 0
+        self._ended = False
+        self._closed = False
+        name = Path(spec).name
+        try:
+            with device.current():
+                self._stream = cuda.Stream()
+                try:
+                    self._decoder = nvc.ThreadedDecoder(
+                        spec, buffer_size=AHEAD, gpu_id=device.device, cuda_context=device.context.handle,
+                        cuda_stream=self._stream.handle, use_device_memory=True,
+                        output_color_type=nvc.OutputColorType.NATIVE,
+                    )
+                    meta = self._decoder.get_stream_metadata()
+                    first = self._decoder.get_batch_frames(1)
+                except Exception as exc:  # the decoder's own exception types: unsupported, corrupt...
+                    raise NvdecUnavailable(f"NVDEC cannot decode {name}: {first_line(exc)}") from None
+                if not first:
+                    raise InputError(f"cannot decode video {spec}: no frame could be read")
+                fmt = str(first[0].format).rsplit(".", 1)[-1]
+                if fmt != "NV12":
+                    raise NvdecUnavailable(f"NVDEC gives {fmt} frames for {name}; the GPU letterbox takes NV12")
+                h, w = int(meta.height), int(meta.width)
+                if h % 2 or w % 2:
+                    raise NvdecUnavailable(f"{name} is {w}x{h}: NVDEC frames here need even sides")
+                self.hw = (h, w)
+                self._frame_bytes = h * w + (h // 2) * w
+                self._pool = [cuda.mem_alloc(self._frame_bytes) for _ in range(POOL)]
+        except BaseException:
+            self.close()
+            raise
+        self._free = list(range(POOL))
+        count = int(meta.num_frames)
+        fps = float(meta.average_fps)
+        self.length = count if count > 0 else None
+        self.fps = fps if 0 < fps < 1000 else None
+        self.seekable = self.length is not None
+        self._pending: Any = first[0]
+
+    # -- reading, in the backend's thread ------------------------------------------------
+    def poll(self, timeout: float = 0.0) -> bool:
+        return True  # the decoder's thread keeps frames ready: a read waits only at its pace
+
+    def read(self) -> Frame | None:
+        if self._ended or self._closed:
+            return None
+        decoded, self._pending = self._pending, None
+        if decoded is None:
+            try:
+                batch = self._decoder.get_batch_frames(1)
+            except Exception as exc:
+                self._ended, self.end_reason = True, "ended"
+                raise InputError(f"cannot decode {self.spec} on the GPU: {first_line(exc)}") from None
+            if not batch:
+                self._ended, self.end_reason = True, "ended"
+                return None
+            decoded = batch[0]
+        k = self._take_slot()
+        try:
+            self._copy_in(decoded, int(self._pool[k]))
+        except BaseException:
+            self.give_back(k)
+            raise
+        h, w = self.hw
+        base = int(self._pool[k])
+        image = DeviceImage(base, base + h * w, w, w, self.hw)
+        stamp = self._index / self.fps if self.fps else 0.0
+        frame = Frame(self._index, NO_PIXELS, self.spec, stamp, device=image, lender=_PoolFrame(self, k), hw=self.hw)
+        self._index += 1
+        self.frames_read += 1
+        return frame
+
+    def _copy_in(self, decoded: Any, dst: int) -> None:
+        """Both planes into our slot, rows packed, on the decoder's stream (after its own
+        work on the frame), waited for: the decoder may reuse its memory once we return."""
+        h, w = self.hw
+        y, uv = (p.__cuda_array_interface__ for p in decoded.cuda())
+        cuda = self._cuda
+        for plane, rows, offset in ((y, h, 0), (uv, h // 2, h * w)):
+            pitch = int(plane["strides"][0])
+            src = int(plane["data"][0])
+            if pitch == w:
+                cuda.memcpy_dtod_async(dst + offset, src, rows * w, self._stream)
+            else:
+                copy = cuda.Memcpy2D()
+                copy.set_src_device(src)
+                copy.src_pitch = pitch
+                copy.set_dst_device(dst + offset)
+                copy.dst_pitch = copy.width_in_bytes = w
+                copy.height = rows
+                copy(self._stream)
+        self._stream.synchronize()
+
+    def _take_slot(self) -> int:
+        with self._back:
+            if not self._back.wait_for(lambda: bool(self._free), HELD_TIMEOUT_S):
+                raise RuntimeError(f"all {POOL} GPU frame slots are held: frames read were never settled")
+            return self._free.pop(0)
+
+    def give_back(self, k: int) -> None:
+        with self._back:
+            self._free.append(k)
+            self._back.notify_all()
+
+    def download(self, k: int) -> np.ndarray:
+        """The frame in slot k as host BGR pixels (a copy from the GPU, counted)."""
+        h, w = self.hw
+        host = np.empty(self._frame_bytes, np.uint8)
+        with self._device.current():
+            self._cuda.memcpy_dtoh(host, self._pool[k])
+        self.downloads += 1
+        return cv2.cvtColor(host.reshape(h * 3 // 2, w), cv2.COLOR_YUV2BGR_NV12)
+
+    def seek(self, index: int) -> None:
+        if not self.seekable:
+            super().seek(index)
+        index = max(0, min(index, (self.length or 1) - 1))
+        try:
+            self._decoder.reconfigure_decoder(self.spec, index)
+        except Exception as exc:
+            raise InputError(f"cannot seek {self.spec} on the GPU: {first_line(exc)}") from None
+        self._index, self._pending, self._ended, self.end_reason = index, None, False, ""
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        decoder, self._decoder = self._decoder, None
+        pool, self._pool = self._pool, []
+        self._pending = None
+        with self._device.current():
+            if decoder is not None:
+                try:
+                    decoder.end()  # stops its thread before the memory goes
+                except Exception:  # closing: nothing left to tell
+                    pass
+                del decoder
+            for allocation in pool:
+                allocation.free()
