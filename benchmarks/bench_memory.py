@@ -48,7 +48,10 @@ def gpu_free_bytes(backend: Any) -> int | None:
 
 
 def measure(backend: Any, source_spec: str, frames: int, every: int, gpu_preprocess: bool | None,
-            frame_size: tuple[int, int] | None = None, log: Any = sys.stderr) -> dict[str, Any]:
+            frame_size: tuple[int, int] | None = None, log: Any = sys.stderr,
+            decode: str | None = None) -> dict[str, Any]:
+    """decode: None serves frames from memory; a decoder (--decode) plays the file itself,
+    looping as the viewer does, until `frames` were processed."""
     from trt_viewer.bench.frames import MemorySource, load_frames
     from trt_viewer.core.drawing import draw_detections
     from trt_viewer.run.detector import Detector
@@ -78,10 +81,16 @@ def measure(backend: Any, source_spec: str, frames: int, every: int, gpu_preproc
                                 "rss_mb": round(rss_bytes() / MIB, 2),
                                 "gpu_free_mb": None if free is None else round(free / MIB, 2)})
                 print(f"  {samples[-1]}", file=log, flush=True)
+            if n >= frames:
+                player.stop()
 
-    source = MemorySource(source_spec, images, frames)
-    player = Player(Sampling(), PlayOptions(interactive=False))
-    player.run(lambda: nullcontext(detector), source_spec, lambda spec: source)
+    if decode is None:
+        source = MemorySource(source_spec, images, frames)
+        player = Player(Sampling(), PlayOptions(interactive=False))
+        player.run(lambda: nullcontext(detector), source_spec, lambda spec: source)
+    else:  # the viewer's way through a file: looped, every frame kept for the view
+        player = Player(Sampling(), PlayOptions(interactive=True, loop=True, decode=decode))
+        player.run(lambda: nullcontext(detector), source_spec)
     sink.close()
     base, last = samples[0], samples[-1]
     report = {
@@ -108,6 +117,7 @@ def main() -> int:
     ap.add_argument("--every", type=int, default=1000)
     ap.add_argument("--frame-size", type=int, nargs=2, metavar=("W", "H"))
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--decode", help="decode the file as it plays with this decoder (default: frames from memory)")
     args = ap.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from trt_viewer.backends import open_backend
@@ -115,7 +125,7 @@ def main() -> int:
 
     with open_backend(args.model) as backend:
         report = measure(backend, args.source, args.frames, args.every, None,
-                         tuple(args.frame_size) if args.frame_size else None)
+                         tuple(args.frame_size) if args.frame_size else None, decode=args.decode)
     report["machine"] = machine()
     report["backend"] = backend.name
     if args.json:

@@ -7,8 +7,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-.}"
-variants="${2:-thread,cpu,thread+no_draw,cpu+no_draw}"
-variants3="${3:-thread,cpu}"
+variants="${2:-thread,cpu,nvdec,cpu+no_draw,nvdec+no_draw}"
+variants3="${3:-cpu,nvdec,cpu+no_draw,nvdec+no_draw}"
 mkdir -p "$out"
 export CUDA_ROOT="${CUDA_ROOT:-/usr/local/cuda}"
 export PATH="$CUDA_ROOT/bin:$PATH" PYTHONUNBUFFERED=1
@@ -33,5 +33,9 @@ if [ -n "$variants3" ]; then
     python3 benchmarks/bench_video.py --model .gpudata/models/yolox_nano.onnx --source "$video" --out "$out" \
         --engine-ms 3 --variants "$variants3" 2>&1 | tee "$out/video_bench_3ms.log" || status=1
     [ -f "$out/video_bench.json" ] && mv "$out/video_bench.json" "$out/video_bench_3ms.json"
+fi
+if [ -n "${MEMORY:-}" ]; then  # 20,000 frames through the viewer's loop, decoded as they play
+    python3 benchmarks/bench_memory_gpu.py --model .gpudata/models/yolox_nano.onnx --source "$video" \
+        --frames "${MEMORY_FRAMES:-20000}" --decoders "${MEMORY:-cpu,nvdec}" 2>&1 | tee "$out/memory.log" || status=1
 fi
 exit $status

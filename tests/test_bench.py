@@ -213,3 +213,25 @@ def test_the_real_video_benchmark_script_runs_on_the_doubles(
         assert not report["setup"]["in_memory"] and report["modes"]["decode"]["frames"] == 8
         assert "pipeline/ceiling" in report["ratios"]
     assert "draw" not in variants["no_draw"]["modes"]["pipeline"]["stages"]
+
+
+def test_bench_counts_frames_a_gpu_decoder_copied_to_the_host(models: dict[str, Path], build: Any, gpu: FakeGpu,
+                                                             square_video: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import sys
+
+    from fakes.fake_nvc import make_nvc
+
+    monkeypatch.setitem(sys.modules, "PyNvVideoCodec", make_nvc(gpu))
+    gpu.nvcc = True
+    engine = build(models["raw"], tmp_path / "raw.engine")
+    for draw, expected in (("--no-draw", 0), ("--no-qimage", 6)):
+        code, out, err = bench_cli(["--model", str(engine), "--source", str(square_video), "--frames", "6",
+                                    "--rounds", "1", "--warmup", "1", "--json", "--decode", "nvdec", draw], capsys)
+        assert code == 0, err
+        report = json.loads(out)
+        modes = report["modes"]
+        assert modes["decode"]["frames_to_host"] == 0 and report["setup"]["decode"] == "nvdec"
+        assert modes["pipeline"]["frames_to_host"] == expected + (1 if expected else 0)  # warm-up frame too
+        assert modes["pipeline"]["cpu_ms_per_frame"] > 0

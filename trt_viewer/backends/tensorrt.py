@@ -283,6 +283,8 @@ class TensorRTBackend(Backend):
         if frame.shape is None:
             raise RunError("submit() got an empty frame buffer")
         if frame.device is not None:  # decoded on the GPU: letterboxed from where it is
+            if timed:
+                lane.events["copied"].record(self._streams.upload)  # nothing to copy: h2d is 0
             self._letterbox.launch_nv12(frame.device, lane[self._input.name].address, self.input_hw, frame.preset,
                                         self._streams.upload)
             return

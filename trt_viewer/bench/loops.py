@@ -38,6 +38,8 @@ class Run:
     frames: int = 0
     seconds: float = 0.0
     samples: list[dict[str, float]] = field(default_factory=list)
+    cpu_seconds: float = 0.0  # CPU time of the whole process (every thread) over the timed frames
+    downloads: int = 0  # frames a decoder on the GPU copied to the host
 
     @property
     def fps(self) -> float:
@@ -60,11 +62,11 @@ def _show(detector: Detector, image: np.ndarray, result: Any, display: Display |
 def decode_alone(source: Source, frames: int, warmup: int) -> Run:
     """Every frame read, nothing done with it: what the source can give at most."""
     run = Run("decode")
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         for n in range(warmup + frames):
             if n == warmup:
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
             t0 = time.perf_counter()
             frame = source.read()
             if frame is None:
@@ -73,6 +75,8 @@ def decode_alone(source: Source, frames: int, warmup: int) -> Run:
             if n >= warmup:
                 run.samples.append({"read": time.perf_counter() - t0})
     finally:
+        run.cpu_seconds = time.process_time() - cpu
+        run.downloads = source.downloads
         source.close()
     run.seconds = time.perf_counter() - start
     run.frames = len(run.samples)
@@ -107,11 +111,11 @@ def sequential(detector: Detector, source: Source, frames: int, warmup: int, dis
     """One frame at a time, every stage in this thread."""
     run = Run("sequential")
     buffer = detector.allocate_input()  # a raw-frame buffer where the GPU letterboxes
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         for n in range(warmup + frames):
             if n == warmup:
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), time.process_time()
             t0 = time.perf_counter()
             frame = source.read()
             if frame is None:
@@ -131,6 +135,8 @@ def sequential(detector: Detector, source: Source, frames: int, warmup: int, dis
             if n >= warmup:
                 run.samples.append(sample)
     finally:
+        run.cpu_seconds = time.process_time() - cpu
+        run.downloads = source.downloads
         source.close()
     run.seconds = time.perf_counter() - start
     run.frames = len(run.samples)
@@ -162,12 +168,13 @@ class _Recording(Listener):
         self.seen = 0
         self.recorded: list[Result] = []
         self.start = time.perf_counter()
+        self.cpu = time.process_time()
         self.player: Player | None = None
 
     def result(self, result: Result) -> None:
         n, self.seen = self.seen, self.seen + 1
         if n == self.warmup:
-            self.start = time.perf_counter()
+            self.start, self.cpu = time.perf_counter(), time.process_time()
         if n >= self.warmup:
             self.recorded.append(result)
         self.sink.put(result)
@@ -190,6 +197,8 @@ def pipeline(detector: Detector, source: Source, frames: int, warmup: int, displ
     finally:
         sink.close()  # every recorded frame is drawn before the clock stops
     run.seconds = time.perf_counter() - recording.start
+    run.cpu_seconds = time.process_time() - recording.cpu
+    run.downloads = source.downloads
     recorded = recording.recorded
     for result in recorded:
         sample = dict(result.timings)

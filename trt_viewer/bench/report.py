@@ -68,6 +68,11 @@ def summarize(runs: dict[str, list[Run]]) -> dict[str, Any]:
             "fps_best": round(max(r.fps for r in rounds), 2),
             "fps_rounds": [round(r.fps, 2) for r in rounds],
             "frames": sum(r.frames for r in rounds),
+            # CPU time of the whole process per frame (every thread, a decoder process not
+            # included), and frames a GPU decoder copied to the host: what a frame costs the host.
+            "cpu_ms_per_frame": round(statistics.median(r.cpu_seconds / r.frames * 1e3 if r.frames else 0.0
+                                                        for r in rounds), 3),
+            "frames_to_host": sum(r.downloads for r in rounds),
             "stages": stage_table(samples) if samples else {},
         }
     # Two ratios: of the medians, and of each mode's best round. On a shared machine other
@@ -111,6 +116,8 @@ def format_text(report: dict[str, Any]) -> str:
     lines.append(f"{'':{width}}  " + "  ".join(f"{m:>17}" for m in modes))
     lines.append(f"{'FPS (median)':{width}}  " + "  ".join(f"{m['fps']:>17.1f}" for m in modes.values()))
     lines.append(f"{'FPS (best)':{width}}  " + "  ".join(f"{m['fps_best']:>17.1f}" for m in modes.values()))
+    lines.append(f"{'CPU ms/frame':{width}}  " + "  ".join(f"{m['cpu_ms_per_frame']:>17.3f}" for m in modes.values()))
+    lines.append(f"{'to host':{width}}  " + "  ".join(f"{m['frames_to_host']:>17d}" for m in modes.values()))
     lines.append(f"{'ms p50/p95':{width}}")
     for stage in stages:
         cells = []

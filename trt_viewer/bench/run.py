@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from trt_viewer.backends import open_backend
+from trt_viewer.backends.base import DeviceContext
 from trt_viewer.bench import loops
 from trt_viewer.bench.display import qimage_converter
 from trt_viewer.bench.frames import DISTINCT_FRAMES, MemorySource, load_frames
@@ -68,8 +69,10 @@ def machine() -> str:
     return f"{cpu}, {cores} cores, Python {platform.python_version()}, numpy {np.__version__}, OpenCV {cv2.__version__}"
 
 
-def _sources(opts: BenchOptions) -> tuple[Callable[[int], Source], list[np.ndarray], tuple[int, int]]:
-    """A factory of fresh sources of n frames, some frames for the model alone, and the frame size."""
+def _sources(opts: BenchOptions, device: DeviceContext | None = None,
+             ) -> tuple[Callable[[int], Source], list[np.ndarray], tuple[int, int]]:
+    """A factory of fresh sources of n frames, some frames for the model alone, and the frame size.
+    `device`: the backend's CUDA context, for a decoder on the GPU."""
     if opts.frames <= 0 or opts.rounds <= 0 or opts.warmup < 0:
         raise InputError("--frames and --rounds must be positive, --warmup not negative")
     in_memory = opts.in_memory or opts.frame_size is not None
@@ -77,7 +80,7 @@ def _sources(opts: BenchOptions) -> tuple[Callable[[int], Source], list[np.ndarr
     size = (images[0].shape[1], images[0].shape[0])
     if in_memory:
         return (lambda n: MemorySource(opts.source, images, n)), images, size
-    opened = source_opener(opts.decode, opts.decode_threads)
+    opened = source_opener(opts.decode, opts.decode_threads, device=device)
     return (lambda n: opened(opts.source)), images, size
 
 
@@ -86,7 +89,7 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None)
     if unknown or not opts.modes:
         raise InputError(f"unknown mode(s) {', '.join(sorted(unknown)) or '(none)'}; choose from {', '.join(MODES)}")
     say = progress or (lambda text: None)
-    make_source, images, frame_size = _sources(opts)
+    make_source, images, frame_size = _sources(opts)  # bad input is told before the model loads
     if not opts.draw:
         display, display_note = None, "left out (--no-draw)"
     else:
@@ -104,6 +107,8 @@ def run_bench(opts: BenchOptions, progress: Callable[[str], None] | None = None)
             raise InputError(f"class names file {names} does not exist")
         detector = Detector(backend, preset=opts.preset, layout=opts.layout, config=opts.config,
                             names_file=names, gpu_preprocess=opts.gpu_preprocess)
+        if opts.decode in ("auto", "nvdec") and opts.gpu_preprocess is not False:
+            make_source, images, frame_size = _sources(opts, backend.device_context())
         n, w = opts.frames, opts.warmup
         for r in range(opts.rounds):
             for mode in opts.modes:

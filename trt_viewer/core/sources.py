@@ -108,6 +108,7 @@ class Source:
     # decoder) and never blocks long: the player's thread calls it itself, with no reader
     # thread between (whose every frame would wait for the GIL: docs/performance.md).
     decoded_elsewhere = False
+    downloads = 0  # frames copied from the GPU to the host (a decoder on the GPU counts them)
 
     def __init__(self, spec: str) -> None:
         self.spec = spec
