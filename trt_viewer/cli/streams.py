@@ -207,7 +207,8 @@ def run_streams(args: argparse.Namespace) -> int:
     tracking = tracking_options(args)
     opener = detector_opener(model, args)
     progress = SharedProgress(streams, args.quiet, args.max_frames)
-    options = PlayOptions(interactive=False, max_frames=args.max_frames, stats_window=WHOLE_RUN, tracking=tracking)
+    options = PlayOptions(interactive=False, max_frames=args.max_frames, stats_window=WHOLE_RUN, tracking=tracking,
+                          decode=args.decode, pixels="lend" if args.output else "drop")  # as cli/run.py
     for stream in streams:
         stream.listener = StreamListener(stream, args, progress)
         stream.player = Player(stream.listener, options)
