@@ -172,6 +172,9 @@ def test_the_opener_falls_back_to_a_thread_with_one_line(video: Path, monkeypatc
     source.close()
     assert [r.getMessage() for r in caplog.records if "no decoder process" in r.getMessage()] == [
         f"decoding {video} in a thread: no decoder process could be started (no fork here)"]
+    with caplog.at_level("INFO"):
+        source_opener("auto")(str(video)).close()  # not asked for: an info line, not a warning
+    assert [r.levelname for r in caplog.records if "no decoder process" in r.getMessage()] == ["WARNING", "INFO"]
     with pytest.raises(ValueError, match="decode must be one of"):
         source_opener("gpu")
 
@@ -264,3 +267,24 @@ def test_an_annotated_video_from_lent_frames_equals_one_from_copies(models: dict
         frames[decode] = got
     assert len(frames["cpu"]) == len(frames["thread"]) == 30
     assert all(np.array_equal(a, b) for a, b in zip(frames["thread"], frames["cpu"], strict=True))
+
+
+def test_a_full_dev_shm_falls_back_to_the_temporary_folder(video: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           tmp_path: Path) -> None:
+    import errno
+    import tempfile
+
+    real = os.posix_fallocate
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def full(fd: int, offset: int, length: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}").startswith("/dev/shm/"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd, offset, length)
+
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    with ProcessSource(str(video)) as source:
+        assert source._ring is not None and source._ring.path.startswith(str(tmp_path))
+        assert len(frames_of(source)) == 30
+    assert not any(p.name.startswith("trt-viewer-frames-") for p in tmp_path.iterdir())
+    assert not any(p.startswith("trt-viewer-frames-") for p in os.listdir("/dev/shm"))

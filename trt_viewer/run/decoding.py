@@ -53,7 +53,10 @@ def source_opener(decode: str = "auto", decode_threads: int | None = None,
             try:
                 return ProcessSource(spec, decode_threads)
             except DecoderProcessUnavailable as exc:
-                say(logging.WARNING, f"decoding {spec} in a thread: no decoder process could be started ({exc})")
+                # A warning where asked for; with auto, a platform without it (Windows, a
+                # frozen app) should not hear about it at every open.
+                say(logging.WARNING if decode == "cpu" else logging.INFO,
+                    f"decoding {spec} in a thread: no decoder process could be started ({exc})")
         return open_source(spec, decode_threads)
 
     return opened
