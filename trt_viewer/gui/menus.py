@@ -1,5 +1,5 @@
 """Menus that fill themselves when opened: recent files (checked to still exist) and cameras;
-and the menus added to the shell's: Model, Playback ▸ Each Image, Help ▸ Demo."""
+and the menus added to the shell's: Model, Playback ▸ Each Image and Video Decoding, Help ▸ Demo."""
 
 from __future__ import annotations
 
@@ -92,9 +92,10 @@ def _menu_holding(bar: QMenuBar, action: QAction) -> QMenu | None:
     return None
 
 
-def install_menus(bar: QMenuBar, actions: Actions, chooser: Chooser, each_image: QMenu, demo: QAction) -> None:
+def install_menus(bar: QMenuBar, actions: Actions, chooser: Chooser, each_image: QMenu, video_decoding: QMenu,
+                  demo: QAction) -> None:
     """What the shell's menus lack: Model (open, recent, class names) after File; Playback ▸
-    Each Image after Real-time; Help ▸ Demo first in Help."""
+    Each Image after Real-time, then Video Decoding; Help ▸ Demo first in Help."""
     model = QMenu("&Model", bar)
     model.addAction(actions.open_model)
     model.addMenu(chooser.recent_models)
@@ -106,10 +107,11 @@ def install_menus(bar: QMenuBar, actions: Actions, chooser: Chooser, each_image:
         bar.insertMenu(playback.menuAction(), model)
         entries = playback.actions()
         after = entries.index(actions.realtime) + 1
-        if after < len(entries):
-            playback.insertMenu(entries[after], each_image)
-        else:
-            playback.addMenu(each_image)
+        for menu in (each_image, video_decoding):
+            if after < len(entries):
+                playback.insertMenu(entries[after], menu)
+            else:
+                playback.addMenu(menu)
     else:
         bar.addMenu(model)
     help_menu = _menu_holding(bar, actions.shortcuts)

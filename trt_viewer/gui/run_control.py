@@ -47,6 +47,7 @@ class RunControl(QObject):
     reconnecting = Signal(float, str)  # seconds to the next automatic reconnect (-1: none planned), why the last failed
     error = Signal(str)  # from any worker, or a command that cannot be done
     outputChanged = Signal(str, bool, str)  # kind, on, path; from any worker
+    decodingNote = Signal(str, bool)  # the current run's: why its decoder is not the one chosen, warn or not
 
     def __init__(self, make_spec: Callable[[bool], RunSpec | None], view_size: Callable[[], tuple[int, int, float]],
                  worker_factory: WorkerFactory = Worker, parent: QObject | None = None) -> None:
@@ -109,6 +110,7 @@ class RunControl(QObject):
         worker.sourceLost.connect(on(self._on_lost, worker))
         worker.reconnecting.connect(on(self._on_reconnecting, worker))
         worker.outputChanged.connect(self.outputChanged)
+        worker.decodingNote.connect(on(self._on_decoding_note, worker))
         worker.finished.connect(on(self._on_finished, worker))
         worker.set_view(*self._view_size())
         self.worker = worker
@@ -132,7 +134,7 @@ class RunControl(QObject):
         # cannot see through, so cut it, or every restart would leak a worker.
         for signal in (worker.frameReady, worker.stateChanged, worker.statsReady, worker.modelReady,
                        worker.sourceReady, worker.error, worker.sourceLost, worker.reconnecting,
-                       worker.outputChanged, worker.finished):
+                       worker.outputChanged, worker.decodingNote, worker.finished):
             try:
                 signal.disconnect()
             except (RuntimeError, TypeError):
@@ -306,3 +308,7 @@ class RunControl(QObject):
     def _on_reconnecting(self, worker: Worker, seconds: float, reason: str) -> None:
         if worker is self.worker:
             self.reconnecting.emit(seconds, reason)
+
+    def _on_decoding_note(self, worker: Worker, line: str, warning: bool) -> None:
+        if worker is self.worker:
+            self.decodingNote.emit(line, warning)

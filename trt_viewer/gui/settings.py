@@ -19,6 +19,7 @@ from trt_viewer.core.drawing import COLOUR_BY, DrawStyle
 from trt_viewer.core.yolox import PostprocessConfig
 from trt_viewer.errors import TrtViewerError
 from trt_viewer.gui.files import is_model, spec_exists
+from trt_viewer.run.decoding import DECODE_CHOICES
 
 ORGANISATION = "trt-viewer"
 APPLICATION = "trt-viewer"
@@ -135,6 +136,15 @@ class Settings:
         self.set("detect/nms", config.nms)
         self.set("detect/agnostic", config.agnostic)
         self.set("detect/preset", preset)
+
+    def decode(self) -> str:
+        """The decoder for video files (Playback ▸ Video Decoding); a value this version
+        does not know (an older or newer one wrote it, or a hand edit) is "auto"."""
+        stored = self.get("playback/decode", "auto", str)
+        return stored if stored in DECODE_CHOICES else "auto"
+
+    def set_decode(self, decode: str) -> None:
+        self.set("playback/decode", decode)
 
     def output_dir(self) -> Path:
         stored = self.get("output/dir", "", str)

@@ -89,7 +89,10 @@ class StatsPanel(QWidget):
         grid.addWidget(self.dropped, 3, 1)
         grid.addWidget(_muted("Processed, not displayed"), 4, 0)
         grid.addWidget(self.not_shown, 4, 1)
-        for label in (self.frames, self.dropped, self.not_shown):
+        self.decoder = QLabel("–")  # what decodes the source (gui.decoding)
+        grid.addWidget(_muted("Decoding"), 5, 0)
+        grid.addWidget(self.decoder, 5, 1)
+        for label in (self.frames, self.dropped, self.not_shown, self.decoder):
             label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
         stages = QGroupBox("Stage times (ms)")
@@ -125,6 +128,10 @@ class StatsPanel(QWidget):
         height = self.stages.horizontalHeader().sizeHint().height()
         height += rows * self.stages.verticalHeader().defaultSectionSize() + 4
         self.stages.setFixedHeight(height)
+
+    def set_decoder(self, text: str, tip: str = "") -> None:
+        self.decoder.setText(text)
+        self.decoder.setToolTip(tip)
 
     def set_display_fps(self, fps: float | None) -> None:
         self.displayed.setText("–" if fps is None else f"{fps:.1f}")
@@ -185,6 +192,7 @@ class StatsPanel(QWidget):
         self.displayed.setText("–")
         for label in (self.frames, self.dropped, self.not_shown):
             label.setText("0")
+        self.set_decoder("–")
         _fill(self.stages, [])
         _fill(self.classes, [])
         self.set_counts({})

@@ -10,6 +10,7 @@ It holds no pipeline logic and little of its own. Each part is an object it owns
 - outputs: snapshots, and the recording and export the run writes
 - messages: the status bar's messages and the error dialog
 - preferences: loop, real-time playback and HUD, kept between sessions
+- decoding: Playback ▸ Video Decoding, kept between sessions, and what the run decodes with
 - lost_source: the notice while a live source is lost and reconnects by itself
 - leftovers: what a run left on screen, cleared once it describes nothing
 - tracking: the Tracking menu's switches and each source's counting lines and zones
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import QMainWindow
 from trt_viewer.gui.actions import Actions
 from trt_viewer.gui.app import Demo
 from trt_viewer.gui.choosing import Chooser
+from trt_viewer.gui.decoding import VideoDecoding
 from trt_viewer.gui.display import Display
 from trt_viewer.gui.leftovers import Leftovers
 from trt_viewer.gui.menus import install_menus
@@ -67,8 +69,11 @@ class MainWindow(QMainWindow):
         self.preferences = Preferences(self.settings, self.actions_, self.shell.transport, self.shell.view, self.run)
         self.tracking = TrackingControl(self.settings, self.actions_, self.shell.view, self.run, self.display,
                                         self.messages, lambda: self.chooser.source, self)
+        self.decoding = VideoDecoding(self.settings, self.run, self.messages, self.shell.stats,
+                                      lambda: self.chooser.source, self)
         self.demo = Demo(self)
-        install_menus(self.menuBar(), self.actions_, self.chooser, self.preferences.image_menu, self.demo.action)
+        install_menus(self.menuBar(), self.actions_, self.chooser, self.preferences.image_menu, self.decoding.menu,
+                      self.demo.action)
         self._wire()
         # After _wire: they connect themselves, behind the status and display (a reconnect
         # attempt's "loading" hides the notices there; the lost notice shows it again).
@@ -134,7 +139,7 @@ class MainWindow(QMainWindow):
             loop=self.actions_.loop.isChecked(), realtime=self.actions_.realtime.isChecked(), start_paused=paused,
             image_seconds=self.preferences.image_seconds,
             names_file=Path(self.chooser.names_file) if self.chooser.names_file else None,
-            tracking=self.tracking.options(),
+            tracking=self.tracking.options(), decode=self.decoding.choice,
         )
 
     # ======================================================================== the viewer's API

@@ -19,9 +19,10 @@ from PySide6.QtCore import QThread, Signal
 
 from trt_viewer.backends import open_backend
 from trt_viewer.core.drawing import DEFAULT_STYLE, DrawStyle
-from trt_viewer.core.sources import Source, open_source
+from trt_viewer.core.sources import Source
 from trt_viewer.core.yolox import PostprocessConfig
 from trt_viewer.errors import first_line
+from trt_viewer.gui.decoding import decoding_notes
 from trt_viewer.gui.frames import FramePacket, LatestSlot
 from trt_viewer.gui.recording import Outputs
 from trt_viewer.run.detector import Detector
@@ -41,20 +42,21 @@ class Worker(QThread):
     sourceLost = Signal(str)  # a live source stopped giving frames
     reconnecting = Signal(float, str)  # seconds to the next automatic reconnect (-1: none planned), why the last failed
     outputChanged = Signal(str, bool, str)  # kind (record/export), on, path
+    decodingNote = Signal(str, bool)  # why the decoder chosen was not the one used (one line), and whether to warn
 
     def __init__(self, spec: RunSpec, *, backend_opener: Callable[..., Any] = open_backend,
-                 source_opener: Callable[[str], Source] = open_source, parent: Any = None) -> None:
+                 source_opener: Callable[[str], Source] | None = None, parent: Any = None) -> None:
         super().__init__(parent)
         self.setObjectName("trt-viewer-worker")
         self.spec = spec
         self.slot: LatestSlot[FramePacket] = LatestSlot()
         self._backend_opener = backend_opener
-        self._source_opener = source_opener
+        self._source_opener = source_opener  # None: the decoder spec.decode names (tests pass their own sources)
         self._view = (0, 0, 1.0)  # the view's size in device pixels, and its pixel ratio
         self._style = DEFAULT_STYLE  # how boxes and labels are drawn: the view, snapshots, recordings
         self._reports = _Reports(self)
         options = PlayOptions(paused=spec.start_paused, loop=spec.loop, realtime=spec.realtime,
-                              image_seconds=spec.image_seconds, tracking=spec.tracking)
+                              image_seconds=spec.image_seconds, tracking=spec.tracking, decode=spec.decode)
         self.player = Player(self._reports, options, config=spec.config, preset=spec.preset)
         self.outputs = Outputs(self.outputChanged.emit, self.error.emit)
 
@@ -125,7 +127,8 @@ class Worker(QThread):
     # -- the thread -------------------------------------------------------------------------
     def run(self) -> None:
         try:
-            self.player.run(self._open_detector, self.spec.source, self._source_opener)
+            with decoding_notes(self.spec.source, self.decodingNote.emit):
+                self.player.run(self._open_detector, self.spec.source, self._source_opener)
         except Exception as exc:  # everything the user must hear about ends up here
             self.error.emit(first_line(exc, typed=True))
         finally:

@@ -25,6 +25,7 @@ class RunSpec:
     input_size: tuple[int, int] | None = None
     names_file: Path | None = None  # class names, one per line (None: the model's own, by core.names)
     tracking: TrackingOptions | None = None  # track (and count) from the first frame
+    decode: str = "auto"  # the decoder for video files (run.decoding.DECODE_CHOICES; PlayOptions.decode)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class SourceInfo:
     seekable: bool
     size: tuple[int, int] | None = None  # (W, H) of the first frame, once known
     images: bool = False  # a folder (or list) of images: each frame is a file of its own
+    # What decodes it (source_decoder): "nvdec", "cpu (process)" or "cpu (thread)"; "" unknown.
+    decoder: str = ""
 
 
 def model_info(backend: Any, detector: Any) -> dict[str, Any]:
@@ -54,7 +57,23 @@ def source_info(source: Any) -> SourceInfo:
     return SourceInfo(
         spec=source.spec, live=bool(source.live), length=source.length,
         fps=source.fps, seekable=bool(source.seekable), images=bool(source.image_files),
+        decoder=source_decoder(source),
     )
+
+
+def source_decoder(source: Any) -> str:
+    """Which decoder run.decoding opened `source` with, told by its class: a decoding that
+    fell back (NVDEC to the CPU, a process to a thread) is seen here as what it became."""
+    # Imported here, once a source is open: everything that imports the session (the
+    # command line's start-up, the window) need not load the decoders.
+    from trt_viewer.run.decode_process import ProcessSource
+    from trt_viewer.run.nvdec import NvdecSource
+
+    if isinstance(source, NvdecSource):
+        return "nvdec"
+    if isinstance(source, ProcessSource):
+        return "cpu (process)"
+    return "cpu (thread)"  # a FrameReader thread of this process: files, cameras, streams, images
 
 
 def display_name(spec: str) -> str:
