@@ -109,6 +109,7 @@ class Source:
     # thread between (whose every frame would wait for the GIL: docs/performance.md).
     decoded_elsewhere = False
     downloads = 0  # frames copied from the GPU to the host (a decoder on the GPU counts them)
+    decoder = "cpu (thread)"  # what decodes it, as the viewer names it: FFmpeg/OpenCV in this process
 
     def __init__(self, spec: str) -> None:
         self.spec = spec

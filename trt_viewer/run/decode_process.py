@@ -243,6 +243,7 @@ class ProcessSource(Source):
     """A video file decoded by a child process (see the module's docstring)."""
 
     decoded_elsewhere = True
+    decoder = "cpu (process)"
 
     def __init__(self, spec: str, decode_threads: int | None = None) -> None:
         super().__init__(spec)

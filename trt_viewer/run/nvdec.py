@@ -68,6 +68,7 @@ class NvdecSource(Source):
     """A video file decoded by NVDEC into the backend's CUDA context (module docstring)."""
 
     decoded_elsewhere = True  # the decoder's thread decodes ahead: a read is a GPU copy
+    decoder = "nvdec"
 
     def __init__(self, spec: str, device: DeviceContext) -> None:
         super().__init__(spec)

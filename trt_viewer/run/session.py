@@ -62,18 +62,9 @@ def source_info(source: Any) -> SourceInfo:
 
 
 def source_decoder(source: Any) -> str:
-    """Which decoder run.decoding opened `source` with, told by its class: a decoding that
+    """Which decoder run.decoding opened `source` with (Source.decoder): a decoding that
     fell back (NVDEC to the CPU, a process to a thread) is seen here as what it became."""
-    # Imported here, once a source is open: everything that imports the session (the
-    # command line's start-up, the window) need not load the decoders.
-    from trt_viewer.run.decode_process import ProcessSource
-    from trt_viewer.run.nvdec import NvdecSource
-
-    if isinstance(source, NvdecSource):
-        return "nvdec"
-    if isinstance(source, ProcessSource):
-        return "cpu (process)"
-    return "cpu (thread)"  # a FrameReader thread of this process: files, cameras, streams, images
+    return str(source.decoder)
 
 
 def display_name(spec: str) -> str:
