@@ -505,3 +505,40 @@ def test_the_figures_describe_the_frame_paused_on(running):
     run.until(lambda: len(run.got.results) == 4)
     run.settle()
     assert run.got.stats_seen[-1].frames == 4  # not the count of half a second before
+
+
+def test_the_figures_come_with_the_first_frame_after_a_seek(running, monkeypatch):
+    from trt_viewer.run import player as player_module
+
+    monkeypatch.setattr(player_module, "STATS_EVERY_S", 1000.0)  # only reports that are due at once
+    frames = moving_square_frames(12) * 400  # minutes of playing: no report for reaching the end
+    run = running(lambda: ListSource(frames, delay=0.005))
+    run.until(lambda: len(run.got.results) >= 5)
+    seen = len(run.got.stats_seen)  # the first frame's report
+    run.player.seek(300)
+    run.until(lambda: any(i >= 300 for i in run.got.indices))
+    run.until(lambda: len(run.got.stats_seen) > seen)
+    assert run.got.stats_seen[-1].frames > 5 and run.player.state == State.PLAYING
+    run.player.stop()
+
+
+def test_a_frame_redone_while_paused_keeps_its_track_ids(running):
+    from trt_viewer.run.tracking import TrackingOptions
+
+    still = moving_square_frames(1) * 12  # a square that stays put: one track
+    run = running(lambda: ListSource(still), paused=True, tracking=TrackingOptions())
+    run.settle()
+    for _ in range(4):  # a track is confirmed after a few frames
+        run.player.step()
+    run.until(lambda: len(run.got.results) == 5)
+    run.settle()
+    shown = run.got.results[-1].detections
+    assert shown.tracked and shown.track_ids.tolist()[0] >= 1
+    run.player.set_config(PostprocessConfig(conf=0.05))  # the same square, found again
+    run.until(lambda: len(run.got.redos) == 1)
+    redone = run.got.redos[0].detections
+    same = [i for i, box in enumerate(redone.boxes) if np.allclose(box, shown.boxes[0])]
+    assert len(same) == 1 and redone.track_ids[same[0]] == shown.track_ids[0]
+    assert all(tid == -1 for i, tid in enumerate(redone.track_ids.tolist()) if i != same[0])  # new finds: no id
+    assert run.got.redos[0].overlay is run.got.results[-1].overlay  # trails drawn as before
+    assert run.got.indices == [0, 1, 2, 3, 4]

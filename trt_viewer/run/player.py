@@ -489,6 +489,7 @@ class Player:
 
     def _reopen(self, index: int) -> Reader | None:
         self._clock = None
+        self._last_stats = 0.0  # the figures after a seek come with its first frame, not up to 0.5 s later
         if self.tracking is not None:
             self.tracking.reset()  # a jump in time: tracks from before would glue unrelated objects
         if self._seek_in_place(index):
@@ -588,7 +589,11 @@ class Player:
             self._redo_buffer = self.detector.allocate_input()
         t0 = time.perf_counter()
         detections = self.detector.detect(frame.image, self._redo_buffer)
-        self.listener.redone(Result(frame, detections, {"infer": time.perf_counter() - t0}))
+        shown = self._current
+        if self.tracking is not None and shown.detections.tracked:
+            detections = self.tracking.redone(shown, detections)  # the ids stay on what is shown
+        self.listener.redone(Result(frame, detections, {"infer": time.perf_counter() - t0},
+                                    overlay=shown.overlay))
 
     def _pace(self, timestamp: float) -> None:
         """Hold a file to its own frame rate, waking early for any command."""

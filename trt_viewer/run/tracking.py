@@ -14,9 +14,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from trt_viewer.core.detections import NO_TRACK, Detections
 from trt_viewer.core.drawing import LineMark, TrackOverlay, ZoneMark
 from trt_viewer.run.flight import Result
 from trt_viewer.track import Counter, LineZone, PolygonZone, Trails, check_in_frame, load_zones, make_tracker
+from trt_viewer.track.assignment import match
+from trt_viewer.track.base import iou_matrix
+
+CARRY_IOU = 0.5  # a redone detection keeps a shown one's id from this overlap on
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,13 @@ class Tracking:
                                sum(zone.occupancy.values())) for zone in counter.zones) if counter is not None else ()
         return TrackOverlay(self.trails.points(), self.trails.classes(), lines, zones)
 
+    def redone(self, shown: Result, fresh: Detections) -> Detections:
+        """The frame on screen detected again (a threshold moved while paused): each fresh
+        detection takes the id of the shown detection it overlaps most (same class, IoU
+        of 0.5 or more), the rest none. The tracker is not updated: the frame was counted
+        once already, and its tracks go on from where they were."""
+        return carry_ids(shown.detections, fresh, same_class=not self.options.across_classes)
+
     def reset(self) -> None:
         if self.tracker is not None:
             self.tracker.reset()
@@ -88,3 +102,16 @@ class Tracking:
 
     def counts(self, names: list[str]) -> dict[str, Any]:
         return self.counter.summary(names) if self.counter is not None else {}
+
+
+def carry_ids(shown: Detections, fresh: Detections, same_class: bool = True) -> Detections:
+    """`fresh` with the track ids of the `shown` detections it matches one to one (IoU of
+    CARRY_IOU or more, and the same class where tracks keep their class)."""
+    ids = np.full(len(fresh), NO_TRACK, np.int64)
+    if shown.track_ids is not None and len(shown) and len(fresh):
+        cost = 1.0 - iou_matrix(fresh.boxes, shown.boxes)
+        if same_class:
+            cost[fresh.class_ids[:, None] != shown.class_ids[None, :]] = np.inf
+        rows, cols = match(cost, 1.0 - CARRY_IOU + 1e-9)
+        ids[rows] = shown.track_ids[cols]
+    return fresh.with_track_ids(ids)
