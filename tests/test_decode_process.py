@@ -288,3 +288,17 @@ def test_a_full_dev_shm_falls_back_to_the_temporary_folder(video: Path, monkeypa
         assert len(frames_of(source)) == 30
     assert not any(p.name.startswith("trt-viewer-frames-") for p in tmp_path.iterdir())
     assert not any(p.startswith("trt-viewer-frames-") for p in os.listdir("/dev/shm"))
+
+
+def test_a_child_that_cannot_start_falls_back_to_a_thread(video: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(decode_process.sys, "executable", "/bin/false")  # a Python that exits at once
+    with pytest.raises(decode_process.DecoderProcessUnavailable, match="it exited at start, code 1"):
+        ProcessSource(str(video))
+    with caplog.at_level("WARNING"):
+        source = source_opener("cpu")(str(video))
+    assert not isinstance(source, ProcessSource) and source.read() is not None
+    source.close()
+    assert [r.getMessage() for r in caplog.records] == [
+        f"decoding {video} in a thread: no decoder process could be started (it exited at start, code 1)"]
+

@@ -228,12 +228,16 @@ def _start(fd: int) -> subprocess.Popen[bytes]:
     if getattr(sys, "frozen", False):
         raise DecoderProcessUnavailable("a frozen application cannot start Python")
     debug = bool(os.environ.get("TRT_VIEWER_DEBUG"))
+    # The child imports trt_viewer from where this process does (a checkout, a script that
+    # put its folder first on sys.path), not only from what the environment would give it.
+    path = os.pathsep.join(p for p in [*sys.path, os.environ.get("PYTHONPATH", "")] if p)
     try:
         return subprocess.Popen(
             [sys.executable, "-m", "trt_viewer.run.decode_process", str(fd)],
             pass_fds=(fd,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=None if debug else subprocess.DEVNULL,  # errors come back as messages
             start_new_session=True,  # Ctrl+C in the terminal is the parent's to handle
+            env={**os.environ, "PYTHONPATH": path},
         )
     except OSError as exc:
         raise DecoderProcessUnavailable(first_line(exc)) from None
@@ -259,8 +263,14 @@ class ProcessSource(Source):
             theirs.close()
         self._conn = Connection(ours.detach())
         try:
-            self._conn.send(("open", spec, decode_threads))
-            reply = self._receive(START_TIMEOUT_S)
+            try:
+                self._conn.send(("open", spec, decode_threads))
+                reply = self._receive(START_TIMEOUT_S)
+            except (InputError, OSError):  # no word from it: it cannot start here
+                code = self._process.poll()
+                if code is None:
+                    raise DecoderProcessUnavailable(f"it did not answer in {START_TIMEOUT_S:.0f} s") from None
+                raise DecoderProcessUnavailable(f"it exited at start, code {code}") from None
             if reply[0] == ERROR:
                 raise InputError(reply[1])
             _, self.length, self.fps, self.seekable, self.hw = reply
