@@ -267,7 +267,10 @@ class ProcessSource(Source):
                 self._conn.send(("open", spec, decode_threads))
                 reply = self._receive(START_TIMEOUT_S)
             except (InputError, OSError):  # no word from it: it cannot start here
-                code = self._process.poll()
+                try:
+                    code: int | None = self._process.wait(1.0)  # its socket closed: it is ending
+                except subprocess.TimeoutExpired:
+                    code = None
                 if code is None:
                     raise DecoderProcessUnavailable(f"it did not answer in {START_TIMEOUT_S:.0f} s") from None
                 raise DecoderProcessUnavailable(f"it exited at start, code {code}") from None
