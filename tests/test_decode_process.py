@@ -302,3 +302,17 @@ def test_a_child_that_cannot_start_falls_back_to_a_thread(video: Path, monkeypat
     assert [r.getMessage() for r in caplog.records] == [
         f"decoding {video} in a thread: no decoder process could be started (it exited at start, code 1)"]
 
+
+
+def test_a_truncated_file_ends_where_its_frames_end_as_in_a_thread(video: Path, tmp_path: Path) -> None:
+    cut = tmp_path / "cut.avi"
+    data = video.read_bytes()
+    cut.write_bytes(data[: len(data) * 6 // 10])  # the header still promises 30 frames
+    with open_source(str(cut)) as here:
+        mine = frames_of(here)
+        shortfall = here.shortfall
+    with ProcessSource(str(cut)) as there:
+        theirs = frames_of(there)
+        assert (there.shortfall, there.end_reason) == (shortfall, "ended")
+    assert 0 < len(theirs) == len(mine) < 30 and shortfall == 30 - len(mine)
+    assert all(np.array_equal(a, b) for (_, _, a), (_, _, b) in zip(mine, theirs, strict=True))
