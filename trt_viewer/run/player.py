@@ -25,12 +25,12 @@ from trt_viewer.core.detections import Detections
 from trt_viewer.core.sources import Source
 from trt_viewer.core.stats import FpsMeter, StageStats
 from trt_viewer.core.yolox import PostprocessConfig
-from trt_viewer.errors import TrtViewerError, first_line
+from trt_viewer.errors import first_line
 from trt_viewer.run.decoding import source_opener as make_opener
 from trt_viewer.run.detector import Detector
 from trt_viewer.run.flight import InFlight, Result
 from trt_viewer.run.opening import open_cancellable
-from trt_viewer.run.reader import InlineReader, Reader, make_reader
+from trt_viewer.run.reader import Reader, make_reader
 from trt_viewer.run.session import SourceInfo, display_name, model_info, source_info
 from trt_viewer.run.tracking import Tracking, TrackingOptions
 
@@ -498,19 +498,15 @@ class Player:
         return self._open(index)
 
     def _seek_in_place(self, index: int) -> bool:
-        """Seek a source decoded elsewhere without reopening it: its decoder process keeps
-        running, so dragging the viewer's slider does not start one per position."""
+        """Seek without reopening where the reader can (a source decoded elsewhere: its
+        decoder keeps running, so dragging the viewer's slider starts no process per
+        position); the frames in flight are dropped first."""
         reader, flight = self._reader, self._flight
-        if not isinstance(reader, InlineReader) or not reader.source.seekable or flight is None:
+        if reader is None or flight is None or not reader.seeks_in_place:
             return False
         flight.discard()
-        source = reader.source
-        self.shortfall = source.shortfall
-        try:
-            source.seek(min(index, (source.length or index + 1) - 1))
-        except (OSError, TrtViewerError):  # the decoder is gone: reopen it
-            return False
-        return True
+        self.shortfall = reader.source.shortfall
+        return reader.seek(index)
 
     def _reconnect(self, manual: bool) -> Reader | None:
         """Reopen a lost live source. A failed manual attempt is an error the user hears

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from trt_viewer.backends.base import InputBuffer
 from trt_viewer.core.sources import Frame, Source
+from trt_viewer.errors import TrtViewerError
 from trt_viewer.run.detector import Detector
 
 POLL_S = 0.05  # how often blocked waits look at the stop flag
@@ -36,6 +37,9 @@ class _End:
 
 class FrameReader:
     """A thread that reads frames and letterboxes them into pooled input buffers."""
+
+    # A seek reopens the source: the thread may be blocked in a read of it.
+    seeks_in_place = False
 
     def __init__(self, source: Source, detector: Detector, depth: int = 2) -> None:
         self.source = source
@@ -58,6 +62,9 @@ class FrameReader:
     def start(self) -> FrameReader:
         self._thread.start()
         return self
+
+    def seek(self, index: int) -> bool:
+        return False  # seeks_in_place is False: the player reopens
 
     def _take_buffer(self) -> InputBuffer | None:
         while not self._stop.is_set():
@@ -156,6 +163,7 @@ class InlineReader:
     def __init__(self, source: Source, detector: Detector, depth: int = 2) -> None:
         self.source = source
         self.detector = detector
+        self.seeks_in_place = source.seekable  # no thread of ours is in the source
         self._stop = threading.Event()
         # One being filled and one per frame in flight: get() fills only after a frame was
         # collected, so the pool never runs dry.
@@ -190,6 +198,15 @@ class InlineReader:
             raise
         timings = {"read": t1 - t0, "preprocess": time.perf_counter() - t1}
         return Prepared(frame, buffer, ratio, timings)
+
+    def seek(self, index: int) -> bool:
+        """Seek the source itself; False where it failed (its decoder is gone: reopen)."""
+        source = self.source
+        try:
+            source.seek(min(index, (source.length or index + 1) - 1))
+        except (OSError, TrtViewerError):
+            return False
+        return True
 
     def stop(self) -> None:
         self._stop.set()
