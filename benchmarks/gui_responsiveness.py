@@ -54,6 +54,7 @@ def main() -> int:
     parser.add_argument("--source")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--onscreen", action="store_true", help="use the real display (DISPLAY)")
+    parser.add_argument("--decode", help="Playback > Video Decoding for the run (default: the window's own)")
     args = parser.parse_args()
     if not args.onscreen:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
@@ -120,6 +121,8 @@ def main() -> int:
 
         window.errorShown.connect(on_error)
         window.set_model(model)
+        if args.decode:
+            window.decoding.set_choice(args.decode)
         window.set_source(source, start=True)
         QTimer.singleShot(int((args.seconds + 120) * 1000), window.close)
         app.exec()
