@@ -19,7 +19,6 @@ from fakes.fake_pycuda import FakeGpu
 from modelgen import moving_square_frames, write_video
 
 from trt_viewer.backends import open_backend
-from trt_viewer.backends.base import DeviceContext
 from trt_viewer.core.sources import NO_PIXELS, open_source
 from trt_viewer.run.decode_process import ProcessSource
 from trt_viewer.run.detector import Detector
@@ -40,14 +39,8 @@ def nvc(gpu: FakeGpu, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 @pytest.fixture
-def device(gpu: FakeGpu) -> Any:
-    cuda = gpu.driver
-    cuda.init()
-    context = cuda.Device(0).retain_primary_context()
-    context.push()
-    yield DeviceContext(cuda, context, 0)
-    cuda.Context.pop()
-    context.detach()
+def device(fake_device: Any) -> Any:
+    return fake_device
 
 
 def reference(video: Path) -> list[np.ndarray]:

@@ -12,7 +12,6 @@ from fakes.fake_nvc import make_nvc
 from fakes.fake_pycuda import FakeGpu
 from modelgen import moving_square_frames, write_video
 
-from trt_viewer.backends.base import DeviceContext
 from trt_viewer.core.sources import open_source
 from trt_viewer.run.decode_process import ProcessSource
 from trt_viewer.run.nvdec import NvdecSource
@@ -25,16 +24,10 @@ def video(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def device(gpu: FakeGpu, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The backend's CUDA context on the fake GPU, with the fake PyNvVideoCodec (as tests/test_nvdec.py)."""
+def device(gpu: FakeGpu, fake_device: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The fake GPU's context with the fake PyNvVideoCodec (as tests/test_nvdec.py)."""
     monkeypatch.setitem(sys.modules, "PyNvVideoCodec", make_nvc(gpu))
-    cuda = gpu.driver
-    cuda.init()
-    context = cuda.Device(0).retain_primary_context()
-    context.push()
-    yield DeviceContext(cuda, context, 0)
-    cuda.Context.pop()
-    context.detach()
+    return fake_device
 
 
 def test_each_decoder_is_named_by_the_source_it_opened(video: Path, device: Any) -> None:

@@ -28,6 +28,21 @@ def gpu(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGpu]:
 
 
 @pytest.fixture
+def fake_device(gpu: FakeGpu) -> Iterator[Any]:
+    """A backend's CUDA context on the fake GPU (backends.base.DeviceContext), its primary
+    context current in this thread, as a GPU decoder gets it."""
+    from trt_viewer.backends.base import DeviceContext
+
+    cuda = gpu.driver
+    cuda.init()
+    context = cuda.Device(0).retain_primary_context()
+    context.push()
+    yield DeviceContext(cuda, context, 0)
+    cuda.Context.pop()
+    context.detach()
+
+
+@pytest.fixture
 def trt_style(request: pytest.FixtureRequest) -> str:
     return getattr(request, "param", "10")
 
