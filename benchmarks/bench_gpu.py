@@ -143,6 +143,8 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--memory-frames", type=int, default=20000)
     ap.add_argument("--memory-every", type=int, default=1000)
+    ap.add_argument("--video", help="a real video file (1080p H.264, tools/make_1080p.py): `bench` decoding it as "
+                    "it plays, with the decoder process and with NVDEC")
     args = ap.parse_args()
 
     import pycuda.driver as cuda
@@ -166,15 +168,21 @@ def main() -> int:
             failed.append(name)
 
     def bench(engine: Path, key: str, gpu_pre: bool, frames: int, draw: bool,
-              modes: tuple[str, ...] = ("model", "sequential", "pipeline"), env: dict[str, str] | None = None) -> None:
+              modes: tuple[str, ...] = ("model", "sequential", "pipeline"), env: dict[str, str] | None = None,
+              decode: str | None = None) -> None:
         import os
 
         saved = {k: os.environ.get(k) for k in env or {}}
         os.environ.update(env or {})
         try:
-            opts = BenchOptions(model=str(engine), source=args.source, frames=frames, rounds=args.rounds,
-                                warmup=args.warmup, frame_size=(1920, 1080), gpu_preprocess=gpu_pre, draw=draw,
-                                modes=modes)
+            if decode is None:  # frames held in memory, resized to 1080p
+                opts = BenchOptions(model=str(engine), source=args.source, frames=frames, rounds=args.rounds,
+                                    warmup=args.warmup, frame_size=(1920, 1080), gpu_preprocess=gpu_pre, draw=draw,
+                                    modes=modes)
+            else:  # the video file decoded as it plays
+                opts = BenchOptions(model=str(engine), source=args.video, frames=frames, rounds=args.rounds,
+                                    warmup=args.warmup, gpu_preprocess=gpu_pre, draw=draw, modes=modes,
+                                    decode=decode, qimage=False)
             results[key] = run_bench(opts, progress=lambda line: print(line, flush=True))
             results[key]["setup"]["env"] = env or {}
         finally:
@@ -218,6 +226,12 @@ def main() -> int:
                 env = {"TRT_VIEWER_WRITE_COMBINED": wc, "TRT_VIEWER_COPY_THREADS": threads}
                 section(key, partial(bench, engine, key, True, args.cpu_frames * 2, True,
                                      ("sequential", "pipeline"), env))
+            if args.video:
+                for decode in ("cpu", "nvdec"):
+                    for draw in (True, False):
+                        key = f"video_{decode}" + ("" if draw else "_no_draw")
+                        section(key, partial(bench, engine, key, True, args.cpu_frames, draw,
+                                             ("decode", "model", "sequential", "pipeline"), None, decode))
             section("memory", partial(memory_run, engine))
     finally:
         section("close", memory.close)

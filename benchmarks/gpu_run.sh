@@ -24,8 +24,10 @@ python3 -c 'import pycuda' 2>/dev/null || {
 python3 -c 'import sys, pycuda, numpy, cv2, onnxruntime; print("Python", sys.version.split()[0], "pycuda", pycuda.VERSION_TEXT, "numpy", numpy.__version__, "OpenCV", cv2.__version__, "onnxruntime", onnxruntime.__version__)'
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" TRT_VIEWER_TEST_DATA="${TRT_VIEWER_TEST_DATA:-$PWD/.gpudata}"
 status=0
-python3 -m pytest -p no:cacheprovider -q -m gpu -rA -s tests/test_gpu_tensorrt.py tests/test_gpu_speed.py \
+python3 -c 'import PyNvVideoCodec' 2>/dev/null || python3 -m pip install -q --no-index --no-deps --find-links .whl pynvvideocodec 2>/dev/null || true  # NVDEC, where its wheel is in .whl/
+python3 -m pytest -p no:cacheprovider -q -m gpu -rA -s tests/test_gpu_tensorrt.py tests/test_gpu_speed.py tests/test_gpu_nvdec.py \
     2>&1 | tee "$out/gpu_tests.log" || status=1
-python3 benchmarks/bench_gpu.py --model .gpudata/models/yolox_nano.onnx --source .gpudata/media/people.mp4 \
+video=(); [ -f .gpudata/media/people_1080p.mp4 ] && video=(--video .gpudata/media/people_1080p.mp4)
+python3 benchmarks/bench_gpu.py --model .gpudata/models/yolox_nano.onnx --source .gpudata/media/people.mp4 "${video[@]}" \
     --out "$out" "${@:2}" 2>&1 | tee "$out/gpu_bench.log" || status=1
 exit $status

@@ -149,7 +149,11 @@ def test_the_gpu_benchmark_script_runs_on_the_doubles(
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     monkeypatch.setattr(sys, "argv", ["bench_gpu.py", "--model", str(models["coco"]), "--source", str(square_video),
                                       "--out", str(tmp_path), "--frames", "4", "--cpu-frames", "3", "--rounds", "1",
-                                      "--memory-frames", "6", "--memory-every", "3", "--warmup", "1"])
+                                      "--memory-frames", "6", "--memory-every", "3", "--warmup", "1",
+                                      "--video", str(square_video)])
+    from fakes.fake_nvc import make_nvc
+
+    monkeypatch.setitem(sys.modules, "PyNvVideoCodec", make_nvc(gpu))
     import bench_gpu
 
     assert bench_gpu.main() == 0
@@ -160,6 +164,11 @@ def test_the_gpu_benchmark_script_runs_on_the_doubles(
     assert "draw" not in results["bench_gpu_letterbox_no_draw"]["modes"]["pipeline"]["stages"]
     assert results["bench_gpu_letterbox"]["setup"]["frame_size"] == [1920, 1080]
     assert [s["frame"] for s in results["memory"]["samples"]] == [3, 6]
+    video = results["video_nvdec_no_draw"]
+    assert video["setup"]["decode"] == "nvdec" and not video["setup"]["in_memory"]
+    assert video["modes"]["pipeline"]["frames_to_host"] == 0 and results["video_nvdec"]["modes"]["pipeline"][
+        "frames_to_host"] > 0
+    assert results["video_cpu"]["setup"]["decode"] == "cpu" and "decode" in results["video_cpu"]["modes"]
     assert {"rss_growth_mb", "gpu_free_change_mb", "gpu_free_range_mb"} <= set(results["memory"])
     assert set(results["staging"]) == {f"{kind}_{how}_ms" for kind in ("cached", "write_combined")
                                        for how in ("opencv", "1_threads", "2_threads", "4_threads")}
