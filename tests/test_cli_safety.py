@@ -236,3 +236,38 @@ def test_a_full_disk_ends_the_run_with_one_line_and_the_summary(models: dict[str
     records = [json.loads(line) for line in dets.read_text().splitlines()]  # whole lines only
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert 0 < len(records) < 9600 and summary["frames"] == len(records)
+
+
+def _decoder_children(parent: int) -> list[int]:
+    """The decoder processes `parent` started (run/decode_process.py), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and b"trt_viewer.run.decode_process" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_decoder_process_killed_mid_run_is_one_line_and_the_detections_stay_whole(
+        models: dict[str, Path], long_video: Path, tmp_path: Path) -> None:
+    dets = tmp_path / "d.jsonl"
+    proc = start_run(models, long_video, tmp_path, "--detections", str(dets), "--decode", "cpu")
+    wait_for_progress(proc)
+    children = _decoder_children(proc.pid)
+    assert len(children) == 1
+    os.kill(children[0], signal.SIGKILL)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 1, stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("trt-viewer: error:")]
+    assert "Traceback" not in stderr and len(errors) == 1
+    assert "the decoder process for" in errors[0] and "stopped" in errors[0]
+    records = [json.loads(line) for line in dets.read_text().splitlines()]  # whole lines only
+    assert 0 < len(records) < 9600 and [r["frame"] for r in records] == list(range(len(records)))
+    assert f"{len(records)} frames were written before the failure" in stderr
