@@ -59,14 +59,30 @@ def _show(detector: Detector, image: np.ndarray, result: Any, display: Display |
     return times
 
 
+class _Clock:
+    """Wall time and the process's CPU time, from the end of the warm-up."""
+
+    def __init__(self) -> None:
+        self.restart()
+
+    def restart(self) -> None:
+        self.start, self.cpu = time.perf_counter(), time.process_time()
+
+    def stop(self, run: Run, source: Source) -> None:
+        """The run's CPU time and the source's frames to the host; the source closed."""
+        run.cpu_seconds = time.process_time() - self.cpu
+        run.downloads = source.downloads
+        source.close()
+
+
 def decode_alone(source: Source, frames: int, warmup: int) -> Run:
     """Every frame read, nothing done with it: what the source can give at most."""
     run = Run("decode")
-    start, cpu = time.perf_counter(), time.process_time()
+    clock = _Clock()
     try:
         for n in range(warmup + frames):
             if n == warmup:
-                start, cpu = time.perf_counter(), time.process_time()
+                clock.restart()
             t0 = time.perf_counter()
             frame = source.read()
             if frame is None:
@@ -75,10 +91,8 @@ def decode_alone(source: Source, frames: int, warmup: int) -> Run:
             if n >= warmup:
                 run.samples.append({"read": time.perf_counter() - t0})
     finally:
-        run.cpu_seconds = time.process_time() - cpu
-        run.downloads = source.downloads
-        source.close()
-    run.seconds = time.perf_counter() - start
+        clock.stop(run, source)
+    run.seconds = time.perf_counter() - clock.start
     run.frames = len(run.samples)
     return run
 
@@ -111,11 +125,11 @@ def sequential(detector: Detector, source: Source, frames: int, warmup: int, dis
     """One frame at a time, every stage in this thread."""
     run = Run("sequential")
     buffer = detector.allocate_input()  # a raw-frame buffer where the GPU letterboxes
-    start, cpu = time.perf_counter(), time.process_time()
+    clock = _Clock()
     try:
         for n in range(warmup + frames):
             if n == warmup:
-                start, cpu = time.perf_counter(), time.process_time()
+                clock.restart()
             t0 = time.perf_counter()
             frame = source.read()
             if frame is None:
@@ -135,10 +149,8 @@ def sequential(detector: Detector, source: Source, frames: int, warmup: int, dis
             if n >= warmup:
                 run.samples.append(sample)
     finally:
-        run.cpu_seconds = time.process_time() - cpu
-        run.downloads = source.downloads
-        source.close()
-    run.seconds = time.perf_counter() - start
+        clock.stop(run, source)
+    run.seconds = time.perf_counter() - clock.start
     run.frames = len(run.samples)
     return run
 
