@@ -15,7 +15,7 @@ is arranged. Times are seconds; the first `warmup` frames run but are not record
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from trt_viewer.core.drawing import draw_detections
-from trt_viewer.core.sources import Source
+from trt_viewer.core.sources import Frame, Source
 from trt_viewer.run.detector import Detector
 from trt_viewer.run.flight import Result
 from trt_viewer.run.player import Listener, Player, PlayOptions
@@ -75,20 +75,27 @@ class _Clock:
         source.close()
 
 
+def _read(source: Source, frames: int, warmup: int, clock: _Clock) -> Iterator[tuple[bool, Frame, float]]:
+    """Each frame read, whether it is past the warm-up, and when its read began; the clock
+    restarts where the warm-up ends."""
+    for n in range(warmup + frames):
+        if n == warmup:
+            clock.restart()
+        t0 = time.perf_counter()
+        frame = source.read()
+        if frame is None:
+            return
+        yield n >= warmup, frame, t0
+
+
 def decode_alone(source: Source, frames: int, warmup: int) -> Run:
     """Every frame read, nothing done with it: what the source can give at most."""
     run = Run("decode")
     clock = _Clock()
     try:
-        for n in range(warmup + frames):
-            if n == warmup:
-                clock.restart()
-            t0 = time.perf_counter()
-            frame = source.read()
-            if frame is None:
-                break
+        for timed, frame, t0 in _read(source, frames, warmup, clock):
             frame.settle(False)  # a decoder process's slot goes back; nothing copied
-            if n >= warmup:
+            if timed:
                 run.samples.append({"read": time.perf_counter() - t0})
     finally:
         clock.stop(run, source)
@@ -127,13 +134,7 @@ def sequential(detector: Detector, source: Source, frames: int, warmup: int, dis
     buffer = detector.allocate_input()  # a raw-frame buffer where the GPU letterboxes
     clock = _Clock()
     try:
-        for n in range(warmup + frames):
-            if n == warmup:
-                clock.restart()
-            t0 = time.perf_counter()
-            frame = source.read()
-            if frame is None:
-                break
+        for timed, frame, t0 in _read(source, frames, warmup, clock):
             t1 = time.perf_counter()
             ratio = detector.preprocess_frame(frame, buffer)
             t2 = time.perf_counter()
@@ -146,7 +147,7 @@ def sequential(detector: Detector, source: Source, frames: int, warmup: int, dis
             if draw:  # on the decoder's own memory where it lends it: nothing else reads it
                 sample.update(_show(detector, frame.image, found, display))
             frame.settle(False)
-            if n >= warmup:
+            if timed:
                 run.samples.append(sample)
     finally:
         clock.stop(run, source)
