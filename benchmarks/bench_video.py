@@ -13,6 +13,8 @@ interleaved rounds) on the file as users run it (decoded as it plays, not from m
   no_draw     as `trt-viewer run` with JSONL only: nothing drawn
   thread, cpu, nvdec   the decoder (--decode): FFmpeg in a thread of the process (the
               default of these variants, as before), FFmpeg in a decoder process, NVDEC
+  blocking    CUDA streams created blocking, as before STREAM_NON_BLOCKING (they then
+              wait for work on the legacy default stream, and it for them)
 Parts join with +, e.g. cpu+no_draw.
 
     python3 benchmarks/bench_video.py --model .gpudata/models/yolox_nano.onnx \\
@@ -50,6 +52,7 @@ def main() -> int:
     import cv2
     from bench_gpu import build_engine, standin_tensorrt
 
+    from trt_viewer.backends.base import STREAM_NON_BLOCKING
     from trt_viewer.bench.report import format_text
     from trt_viewer.bench.run import BenchOptions, machine, run_bench
 
@@ -66,6 +69,7 @@ def main() -> int:
                 settings = dict(part.split("_", 1) for part in parts if "_" in part and part != "no_draw")
                 decode = next((p for p in parts if p in ("thread", "cpu", "nvdec", "auto")), "thread")
                 cv2.setNumThreads(int(settings.get("cv", default_threads)))
+                stream_flags(0 if "blocking" in parts else STREAM_NON_BLOCKING)
                 sys.setswitchinterval(float(settings.get("si", default_interval)))
                 opts = BenchOptions(
                     model=str(engine), source=args.source, frames=args.frames, rounds=args.rounds,
@@ -78,6 +82,7 @@ def main() -> int:
                 results["variants"][variant] = report
                 print(f"-- {variant}\n{format_text(report)}", flush=True)
             cv2.setNumThreads(default_threads)
+            stream_flags(STREAM_NON_BLOCKING)
             sys.setswitchinterval(default_interval)
     finally:
         memory.close()
@@ -93,6 +98,14 @@ def main() -> int:
     for v, s in summary.items():
         print(f"  {v}: {s}")
     return 0
+
+
+def stream_flags(flags: int) -> None:
+    """The flags every stream of trt_viewer is created with from now on (the `blocking` variant)."""
+    from trt_viewer.backends import base
+    from trt_viewer.backends.trt import lanes
+
+    base.STREAM_NON_BLOCKING = lanes.STREAM_NON_BLOCKING = flags  # type: ignore[misc]
 
 
 if __name__ == "__main__":

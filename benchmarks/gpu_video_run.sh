@@ -11,7 +11,7 @@ out="${1:-.}"
 # child's FFmpeg threads, the two suspects for the child decoding slower beside the
 # pipeline than alone (docs/performance.md).
 variants="${2:-thread,cpu,nvdec,cpu+no_draw,nvdec+no_draw,cpu+no_draw+cv_2,cpu+no_draw+decode_8}"
-variants3="${3:-cpu,nvdec,cpu+no_draw,nvdec+no_draw}"
+variants3="${3-cpu,nvdec,cpu+no_draw,nvdec+no_draw}"
 mkdir -p "$out"
 export CUDA_ROOT="${CUDA_ROOT:-/usr/local/cuda}"
 export PATH="$CUDA_ROOT/bin:$PATH" PYTHONUNBUFFERED=1

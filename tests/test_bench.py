@@ -212,16 +212,16 @@ def test_the_real_video_benchmark_script_runs_on_the_doubles(
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     monkeypatch.setattr(sys, "argv", ["bench_video.py", "--model", str(models["coco"]), "--source", str(square_video),
                                       "--out", str(tmp_path), "--frames", "8", "--warmup", "2", "--rounds", "1",
-                                      "--variants", "base,cv_1,decode_2+cv_2,ahead_4,no_draw"])
+                                      "--variants", "base,cv_1,decode_2+cv_2,ahead_4,no_draw+blocking"])
     import bench_video
 
     assert bench_video.main() == 0
     variants = json.loads((tmp_path / "video_bench.json").read_text())["variants"]
-    assert list(variants) == ["base", "cv_1", "decode_2+cv_2", "ahead_4", "no_draw"]
+    assert list(variants) == ["base", "cv_1", "decode_2+cv_2", "ahead_4", "no_draw+blocking"]
     for report in variants.values():
         assert not report["setup"]["in_memory"] and report["modes"]["decode"]["frames"] == 8
         assert "pipeline/ceiling" in report["ratios"]
-    assert "draw" not in variants["no_draw"]["modes"]["pipeline"]["stages"]
+    assert "draw" not in variants["no_draw+blocking"]["modes"]["pipeline"]["stages"]
 
 
 def test_bench_counts_frames_a_gpu_decoder_copied_to_the_host(models: dict[str, Path], build: Any, gpu: FakeGpu,

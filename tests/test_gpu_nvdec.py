@@ -158,18 +158,20 @@ def test_yolox_nano_finds_the_same_objects_on_nvdec_frames(nvc: Any, cuda: Any, 
     for decode, extra in (("cpu", ["--no-gpu-preprocess"]), ("nvdec", [])):
         out = tmp_path / f"{decode}.jsonl"
         code, _, err = run_cli(["run", "--model", str(engine), "--source", str(video), "--decode", decode,
-                                "--max-frames", "60", "--detections", str(out), "-q", *extra], capsys)
+                                "--max-frames", "120", "--conf", "0.1", "--detections", str(out), "-q", *extra],
+                               capsys)
         assert code == 0, err
         assert "decoding" not in err  # no fallback
         runs[decode] = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(runs["cpu"]) == len(runs["nvdec"]) == 60
+    assert len(runs["cpu"]) == len(runs["nvdec"]) == 120
     worst_box, worst_score, compared = 0.0, 0.0, 0
     for a, b in zip(runs["cpu"], runs["nvdec"], strict=True):
-        # Every detection well above the threshold (0.3) on one side has its match on the
-        # other: same class, the nearest box (a score a hair above the threshold on one
-        # side may fall a hair below it on the other, so those are not compared).
+        # YOLOX-Nano at 416 scores this file's people low (at most 0.38 in 60 frames), so
+        # the threshold is 0.1. Every detection well above it (0.15) on one side has its
+        # match on the other: same class, the nearest box (a score a hair above the threshold
+        # on one side may fall a hair below it on the other, so those are not compared).
         for mine, theirs in ((a, b), (b, a)):
-            for d in (d for d in mine["detections"] if d["score"] >= 0.4):
+            for d in (d for d in mine["detections"] if d["score"] >= 0.15):
                 same = [e for e in theirs["detections"] if e["class_id"] == d["class_id"]]
                 assert same, (a["frame"], d)
                 e = min(same, key=lambda e: max(abs(x - y) for x, y in zip(d["box"], e["box"], strict=True)))

@@ -19,6 +19,7 @@ from fakes.fake_pycuda import FakeGpu
 from modelgen import moving_square_frames, write_video
 
 from trt_viewer.backends import open_backend
+from trt_viewer.backends.base import STREAM_NON_BLOCKING
 from trt_viewer.core.sources import NO_PIXELS, open_source
 from trt_viewer.run.decode_process import ProcessSource
 from trt_viewer.run.detector import Detector
@@ -148,7 +149,7 @@ def test_a_detections_only_run_never_copies_a_frame_to_the_host(nvc: Any, gpu: F
     on_gpu = play(engine, video, "nvdec")
     calls = gpu.calls[calls_before:]
     assert nvc.decoded == 30 and len(on_gpu) == 30
-    assert [c for c in calls if c.name in ("memcpy_dtoh", "memcpy_htod", "memcpy_htod_async")
+    assert [c for c in calls if c.name in ("memcpy_dtoh", "memcpy_dtoh_async", "memcpy_htod", "memcpy_htod_async")
             and c.nbytes >= 96 * 128] == []  # no frame crossed either way
     assert gpu.launches[launches_before:] == ["letterbox_nv12_f32"] * 30
     assert all(r.frame.image is NO_PIXELS for r in on_gpu)
@@ -166,8 +167,12 @@ def test_a_run_that_draws_gets_the_pixels_once_per_frame(nvc: Any, gpu: FakeGpu,
     expected = reference(video)
     before = len(gpu.calls)
     results = play(engine, video, "nvdec", pixels="lend")
-    downloads = [c for c in gpu.calls[before:] if c.name == "memcpy_dtoh" and c.nbytes == 96 * 128 * 3 // 2]
+    downloads = [c for c in gpu.calls[before:] if c.name.startswith("memcpy_dtoh") and c.nbytes == 96 * 128 * 3 // 2]
     assert len(downloads) == 30  # fetched in the player's thread, the one with the CUDA context
+    # Into page-locked memory, asynchronously on a non-blocking stream: a synchronous copy
+    # would run on the legacy stream and wait for the engine's work in flight.
+    assert all(c.name == "memcpy_dtoh_async" and c.pinned for c in downloads)
+    assert gpu.streams and all(s.flags == STREAM_NON_BLOCKING for s in gpu.streams.values())
     assert all(np.array_equal(r.frame.image, expected[r.frame.index]) and r.frame.lender is None for r in results)
 
 

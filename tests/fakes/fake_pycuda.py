@@ -277,6 +277,7 @@ def _make_driver(gpu: FakeGpu) -> types.ModuleType:
     class Stream:
         def __init__(self, flags: int = 0) -> None:
             gpu.require_context("cuStreamCreate")
+            self.flags = int(flags)  # 1 = CU_STREAM_NON_BLOCKING
             self._queue: list[Callable[[], None]] = []
             self._handle = 0x5000 + len(gpu.streams) + 1
             gpu.streams[self._handle] = self

@@ -34,6 +34,12 @@ from trt_viewer.errors import RunError
 
 DEFAULT_INPUT_SIZE = (640, 640)
 
+# CU_STREAM_NON_BLOCKING (pycuda has no name for it). Work on a stream created without it
+# waits for, and is waited for by, anything on the legacy default stream of the context: a
+# synchronous copy, or a library sharing the context (the video decoder) that uses it, would
+# queue behind the engine's compute and hold the engine's next frame back.
+STREAM_NON_BLOCKING = 1
+
 
 @dataclass(frozen=True)
 class Capabilities:
@@ -52,6 +58,11 @@ class DeviceContext:
     cuda: Any
     context: Any
     device: int = 0
+
+    def stream(self) -> Any:
+        """A new stream of this context that never waits on the legacy default stream
+        (STREAM_NON_BLOCKING). Create it with the context current."""
+        return self.cuda.Stream(STREAM_NON_BLOCKING)
 
     @contextmanager
     def current(self) -> Iterator[None]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from trt_viewer.backends.base import STREAM_NON_BLOCKING
 from trt_viewer.backends.base import Ticket as BaseTicket
 from trt_viewer.backends.trt.cuda import BufferSet, CudaContext, TensorBuffer
 from trt_viewer.errors import RunError
@@ -27,9 +28,10 @@ TIMING_EVENTS = ("upload_start", "copied", "compute_start", "download_start")
 
 class Streams:
     def __init__(self, cuda: Any) -> None:
-        self.upload = cuda.Stream()
-        self.compute = cuda.Stream()
-        self.download = cuda.Stream()
+        # Non-blocking: a frame's work must not wait for a decoder's on the legacy stream.
+        self.upload = cuda.Stream(STREAM_NON_BLOCKING)
+        self.compute = cuda.Stream(STREAM_NON_BLOCKING)
+        self.download = cuda.Stream(STREAM_NON_BLOCKING)
 
     def all(self) -> tuple[Any, ...]:
         return self.upload, self.compute, self.download
