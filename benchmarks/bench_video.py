@@ -49,6 +49,10 @@ def main() -> int:
     ap.add_argument("--variants", default=",".join(VARIANTS))
     args = ap.parse_args()
 
+    import importlib
+
+    # trt_viewer first: it sets OpenCV's pool to sleep before cv2 loads (trt_viewer/__init__.py).
+    importlib.import_module("trt_viewer")
     import cv2
     from bench_gpu import build_engine, standin_tensorrt
 

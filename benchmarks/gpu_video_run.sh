@@ -4,6 +4,8 @@
 # benchmarks/bench_video.py on .gpudata/media/people_1080p.mp4 (tools/make_1080p.py) with
 # the decoders compared, at a 1.0 ms and a 3.0 ms stand-in engine. OUTDIR gets the logs.
 #   on the GPU machine:  bash benchmarks/gpu_video_run.sh OUTDIR [VARIANTS] [VARIANTS_3MS]
+#   env: PROBE=0 skips the probe; GPU_TESTS=1 runs tests/test_gpu_*.py; SPIN=VARIANTS runs
+#   those again at 1 ms with OpenCV's pool spinning (its defaults); MEMORY=cpu,nvdec 20,000 frames
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-.}"
@@ -36,6 +38,12 @@ if [ -n "$variants3" ]; then
     python3 benchmarks/bench_video.py --model .gpudata/models/yolox_nano.onnx --source "$video" --out "$out" \
         --engine-ms 3 --variants "$variants3" 2>&1 | tee "$out/video_bench_3ms.log" || status=1
     [ -f "$out/video_bench.json" ] && mv "$out/video_bench.json" "$out/video_bench_3ms.json"
+fi
+if [ -n "${SPIN:-}" ]; then  # the same with OpenCV's workers spinning after each call (its defaults)
+    OPENCV_THREAD_POOL_ACTIVE_WAIT_WORKER=2000 OPENCV_THREAD_POOL_ACTIVE_WAIT_MAIN=10000 \
+    python3 benchmarks/bench_video.py --model .gpudata/models/yolox_nano.onnx --source "$video" --out "$out" \
+        --variants "$SPIN" 2>&1 | tee "$out/video_bench_spin.log" || status=1
+    [ -f "$out/video_bench.json" ] && mv "$out/video_bench.json" "$out/video_bench_spin.json"
 fi
 if [ -n "${MEMORY:-}" ]; then  # 20,000 frames through the viewer's loop, decoded as they play
     python3 benchmarks/bench_memory_gpu.py --model .gpudata/models/yolox_nano.onnx --source "$video" \
