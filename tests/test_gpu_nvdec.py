@@ -183,17 +183,63 @@ def matches(pairs: list[tuple[Any, Any]], above: float) -> tuple[list[float], li
     return boxes, scores
 
 
+def test_yolox_nano_on_the_nv12_kernel_equals_the_cpu_letterbox_of_the_same_frames(
+        nvc: Any, cuda: Any, memory: RealCudaMemory, primary_context: Any, video: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The GPU path alone, on the same decoded pixels: each NVDEC frame letterboxed by the
+    NV12 kernel against the same frame downloaded (NV12 to BGR as the kernel converts) and
+    letterboxed on the CPU. The issue's tolerance: same classes, 1 px, 0.01."""
+    from trt_viewer.backends import open_backend
+    from trt_viewer.run.detector import Detector
+    from trt_viewer.run.nvdec import NvdecSource
+
+    still = video.parent / "dog.mp4"
+    if not still.is_file():
+        pytest.skip("no dog.mp4 beside the video (tools/gpu_check.sh --prepare makes it)")
+    engine = tmp_path / "nano.engine"
+    code, _, err = run_cli(["build", str(video.parent.parent / "models" / "yolox_nano.onnx"), "-o", str(engine)],
+                           capsys)
+    assert code == 0, err
+    pairs = []
+    with open_backend(engine) as backend:
+        on_gpu, on_cpu = Detector(backend), Detector(backend, gpu_preprocess=False)
+        gpu_buffer, cpu_buffer = on_gpu.allocate_input(), on_cpu.allocate_input()
+        assert gpu_buffer.takes_device and not cpu_buffer.on_gpu
+        device = backend.device_context()
+        assert device is not None
+        for path in (still, video):
+            with NvdecSource(str(path), device) as source:
+                for _ in range(30):
+                    frame = source.read()
+                    assert frame is not None
+                    ratio = on_gpu.preprocess_frame(frame, gpu_buffer)
+                    a = on_gpu.postprocess(on_gpu.infer(gpu_buffer), ratio, frame.hw)
+                    image = frame.host_image()
+                    b = on_cpu.detect(image, cpu_buffer)
+                    frame.settle(False)
+                    pairs.append((a.to_records(on_gpu.names), b.to_records(on_cpu.names)))
+    boxes, scores = matches([({"frame": i, "detections": a}, {"detections": b}) for i, (a, b) in enumerate(pairs)],
+                            0.4)
+    print(f"NV12 kernel vs CPU letterbox on the same NVDEC frames: {len(boxes)} detections compared, worst box "
+          f"{max(boxes):.3f} px, worst score {max(scores):.5f}")
+    assert len(boxes) >= 3 * 30 * 2 and max(boxes) <= 1.0 and max(scores) <= 0.01
+
+
 def test_yolox_nano_finds_the_same_objects_on_nvdec_frames(nvc: Any, cuda: Any, memory: RealCudaMemory,
                                                           primary_context: Any, video: Path, tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    """dog.jpg as H.264 (tools/make_still_video.py): strong detections, the issue's tolerance."""
+    """NVDEC and the NV12 kernel against OpenCV's decoding and the CPU letterbox, on dog.jpg
+    as H.264 (tools/make_still_video.py): strong detections. The decoders' pixels differ by a
+    level or so (FFmpeg's own YUV to BGR): the CPU alone, converting the same file's planes
+    as the kernel does, moves the bicycle's box 4.2 px (docs/performance.md), so boxes are
+    held to 5 px here and scores to the issue's 0.01."""
     still = video.parent / "dog.mp4"
     if not still.is_file():
         pytest.skip("no dog.mp4 beside the video (tools/gpu_check.sh --prepare makes it)")
     boxes, scores = matches(run_both(still, tmp_path, capsys, "0.3"), 0.4)
     print(f"NVDEC vs CPU on YOLOX-Nano, dog.mp4: {len(boxes)} detections compared, worst box {max(boxes):.2f} px, "
           f"worst score {max(scores):.4f}")
-    assert len(boxes) >= 3 * 60 * 2 and max(boxes) <= 1.0 and max(scores) <= 0.01
+    assert len(boxes) >= 3 * 60 * 2 and max(boxes) <= 5.0 and max(scores) <= 0.01
 
 
 def test_weak_detections_on_people_keep_their_classes(nvc: Any, cuda: Any, memory: RealCudaMemory,

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,8 @@ from modelgen import moving_square_frames, write_video
 from trt_viewer.backends import open_backend
 from trt_viewer.backends.base import STREAM_NON_BLOCKING
 from trt_viewer.core.sources import NO_PIXELS, open_source
+from trt_viewer.errors import InputError
+from trt_viewer.run import nvdec
 from trt_viewer.run.decode_process import ProcessSource
 from trt_viewer.run.detector import Detector
 from trt_viewer.run.nvdec import AHEAD, NvdecSource, NvdecUnavailable
@@ -53,6 +58,29 @@ def reference(video: Path) -> list[np.ndarray]:
             h, w = y.shape
             out.append(cv2.cvtColor(np.concatenate([y, uv.reshape(h // 2, w)]), cv2.COLOR_YUV2BGR_NV12))
     return out
+
+
+def test_close_waits_for_lent_frames_and_a_frame_too_late_gets_one_line(nvc: Any, device: Any, gpu: FakeGpu,
+                                                                        video: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A frame lent to a writer's thread still gets its pixels when the source closes first
+    (close waits for it); one never given back gets a one-line error, not freed memory."""
+    expected = reference(video)
+    source = NvdecSource(str(video), device)
+    lent = source.read()
+    assert lent is not None
+    with ThreadPoolExecutor(1) as writer:
+        late = writer.submit(lambda: (time.sleep(0.3), lent.settle(True)))
+        source.close()  # waits for the writer to settle the frame
+        late.result()
+    assert np.array_equal(lent.image, expected[0]) and source.downloads == 1
+    monkeypatch.setattr(nvdec, "LENT_AT_CLOSE_S", 0.05)
+    source = NvdecSource(str(video), device)
+    never = source.read()
+    assert never is not None
+    source.close()
+    with pytest.raises(InputError, match="was closed before frame"):
+        never.settle(True)
 
 
 def test_frames_stay_on_the_gpu_until_their_pixels_are_asked_for(nvc: Any, device: Any, gpu: FakeGpu,
@@ -89,6 +117,7 @@ def test_a_frame_held_keeps_its_pixels_while_the_decoder_reuses_its_memory(nvc: 
             later.append(f)
             f.settle(False)
         assert np.array_equal(held.host_image(), expected[0])
+        held.settle()
 
 
 def test_a_pitched_decoder_frame_is_copied_row_by_row(gpu: FakeGpu, device: Any, video: Path,
@@ -98,6 +127,8 @@ def test_a_pitched_decoder_frame_is_copied_row_by_row(gpu: FakeGpu, device: Any,
     with NvdecSource(str(video), device) as source:
         frames = [source.read() for _ in range(3)]
         assert all(f is not None and np.array_equal(f.host_image(), expected[i]) for i, f in enumerate(frames))
+        for f in frames:
+            f.settle()  # type: ignore[union-attr]
 
 
 def test_seek_then_read_from_there(nvc: Any, device: Any, video: Path) -> None:
@@ -106,6 +137,7 @@ def test_seek_then_read_from_there(nvc: Any, device: Any, video: Path) -> None:
         source.seek(17)
         frame = source.read()
         assert frame is not None and frame.index == 17 and np.array_equal(frame.host_image(), expected[17])
+        frame.settle()
 
 
 def test_what_nvdec_cannot_decode_is_one_line(gpu: FakeGpu, device: Any, video: Path, tmp_path: Path,
@@ -120,19 +152,27 @@ def test_what_nvdec_cannot_decode_is_one_line(gpu: FakeGpu, device: Any, video: 
 
 
 class Results(Listener):
-    def __init__(self) -> None:
+    """Keeps each result; frames lent (pixels="lend") are settled in a thread of their own,
+    keeping their pixels, as a video writer's thread settles them."""
+
+    def __init__(self, lent: bool = False) -> None:
         self.results: list = []
+        self.writer = ThreadPoolExecutor(1) if lent else None
 
     def result(self, result):  # type: ignore[no-untyped-def]
         self.results.append(result)
+        if self.writer is not None:
+            self.writer.submit(result.frame.settle, True)
 
 
 def play(model: Path, video: Path, decode: str, pixels: str = "drop") -> list:
-    got = Results()
+    got = Results(lent=pixels == "lend")
     with open_backend(model) as backend:
         detector = Detector(backend)
         Player(got, PlayOptions(interactive=False, decode=decode, pixels=pixels)).run(
             lambda: nullcontext(detector), str(video))
+    if got.writer is not None:
+        got.writer.shutdown()
     return got.results
 
 
@@ -168,7 +208,10 @@ def test_a_run_that_draws_gets_the_pixels_once_per_frame(nvc: Any, gpu: FakeGpu,
     before = len(gpu.calls)
     results = play(engine, video, "nvdec", pixels="lend")
     downloads = [c for c in gpu.calls[before:] if c.name.startswith("memcpy_dtoh") and c.nbytes == 96 * 128 * 3 // 2]
-    assert len(downloads) == 30  # fetched in the player's thread, the one with the CUDA context
+    # Fetched in the writer's thread (the context pushed there), not in the Player's, which
+    # has the next frame to submit.
+    threads = {c.thread for c in downloads}
+    assert len(downloads) == 30 and len(threads) == 1 and threading.get_ident() not in threads
     # Into page-locked memory, asynchronously on a non-blocking stream: a synchronous copy
     # would run on the legacy stream and wait for the engine's work in flight.
     assert all(c.name == "memcpy_dtoh_async" and c.pinned for c in downloads)

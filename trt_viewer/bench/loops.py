@@ -145,7 +145,7 @@ def sequential(detector: Detector, source: Source, frames: int, warmup: int, dis
             sample = {"read": t1 - t0, "preprocess": t2 - t1, "infer": t3 - t2, "postprocess": t4 - t3}
             sample.update(detector.last_timings)
             if draw:  # on the decoder's own memory where it lends it: nothing else reads it
-                sample.update(_show(detector, frame.image, found, display))
+                sample.update(_show(detector, frame.host_image(), found, display))
             frame.settle(False)
             if timed:
                 run.samples.append(sample)
@@ -166,7 +166,8 @@ class _Shower:
 
     def __call__(self, result: Result) -> None:
         try:
-            self.times[result.frame.index] = _show(self.detector, result.frame.image, result.detections, self.display)
+            image = result.frame.host_image()  # fetched from the GPU in this thread where NVDEC decoded it
+            self.times[result.frame.index] = _show(self.detector, image, result.detections, self.display)
         finally:
             result.frame.settle(False)  # lent by the player: drawn on, then given back
 

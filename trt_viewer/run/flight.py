@@ -77,11 +77,10 @@ class InFlight:
         finally:
             self.reader.release(item.buffer)
             # The model is done with the frame: the decoder gets its memory back (or, lent,
-            # once the listener is done with it).
+            # once the listener is done with it: a frame on the GPU is then fetched in the
+            # listener's thread, not in this one, which has the next frame to submit).
             if self.pixels != "lend":
                 item.frame.settle(self.pixels == "keep")
-            elif item.frame.device is not None:
-                item.frame.settle(True)  # fetched here: only this thread has the CUDA context
         t1 = time.perf_counter()
         detections = self.detector.postprocess(outputs, item.ratio, item.frame.hw)
         t2 = time.perf_counter()

@@ -35,6 +35,7 @@ from trt_viewer.errors import InputError, first_line
 AHEAD = 8  # frames the decoder's thread keeps decoded
 POOL = 12  # frames of our own on the GPU: in flight, queued to be shown, and one being read
 HELD_TIMEOUT_S = 30.0
+LENT_AT_CLOSE_S = 1.0  # close() waits while lent frames come back, at least one in this long
 
 
 class NvdecUnavailable(Exception):
@@ -81,6 +82,7 @@ class NvdecSource(Source):
         self._free: list[int] = []
         self._host: list[np.ndarray | None] = [None] * POOL  # page-locked, per slot, made on first download
         self._back = threading.Condition()
+        self._io = threading.Lock()  # a download against close()
         self._index = 0
         self._ended = False
         self._closed = False
@@ -189,18 +191,24 @@ class NvdecSource(Source):
     def download(self, k: int) -> np.ndarray:
         """The frame in slot k as host BGR pixels (a copy from the GPU, counted).
 
-        Into page-locked memory on a non-blocking stream of its own: a synchronous copy to
-        pageable memory runs on the legacy stream and so waits for the engine's work in
-        flight (on the H200 that made a drawn run slower than the model alone)."""
+        Runs in whichever thread settles the frame (a writer's, where a run lends its
+        frames), with the context pushed there, so the Player's thread does not wait for
+        the copy and the conversion. Into page-locked memory on a non-blocking stream of its
+        own: a synchronous copy to pageable memory runs on the legacy stream and so waits
+        for the engine's work in flight (on the H200 that made a drawn run slower than the
+        model alone)."""
         h, w = self.hw
-        with self._device.current():
-            host = self._host[k]
-            if host is None:
-                host = self._host[k] = self._cuda.pagelocked_empty(self._frame_bytes, np.uint8)
-            self._cuda.memcpy_dtoh_async(host, self._pool[k], self._download_stream)
-            self._download_stream.synchronize()
-        self.downloads += 1
-        return cv2.cvtColor(host.reshape(h * 3 // 2, w), cv2.COLOR_YUV2BGR_NV12)
+        with self._io:  # close() frees this memory under the same lock
+            if self._closed:
+                raise InputError(f"{self.spec} was closed before frame {k} of its GPU pool was fetched")
+            with self._device.current():
+                host = self._host[k]
+                if host is None:
+                    host = self._host[k] = self._cuda.pagelocked_empty(self._frame_bytes, np.uint8)
+                self._cuda.memcpy_dtoh_async(host, self._pool[k], self._download_stream)
+                self._download_stream.synchronize()
+            self.downloads += 1
+            return cv2.cvtColor(host.reshape(h * 3 // 2, w), cv2.COLOR_YUV2BGR_NV12)
 
     def seek(self, index: int) -> None:
         if not self.seekable:
@@ -215,7 +223,17 @@ class NvdecSource(Source):
     def close(self) -> None:
         if self._closed:
             return
-        self._closed = True
+        # Frames lent to a listener (a video being written) come back once written: their
+        # pixels are fetched from this pool, so it waits for them as long as they keep
+        # coming back; a frame never settled costs LENT_AT_CLOSE_S, not a hang.
+        if self._pool and self._free:  # opened (a failed open has lent nothing)
+            with self._back:
+                while len(self._free) < POOL:
+                    out = POOL - len(self._free)
+                    if not self._back.wait_for(lambda: POOL - len(self._free) < out, LENT_AT_CLOSE_S):
+                        break
+        with self._io:
+            self._closed = True
         decoder, self._decoder = self._decoder, None
         pool, self._pool = self._pool, []
         self._pending = None

@@ -86,7 +86,8 @@ class Recorder:
         frame = result.frame
         if self.video is not None:
             t0 = time.perf_counter()
-            image = frame.image if self.draw_in_place else frame.image.copy()
+            image = frame.host_image()  # fetched from the GPU here where NVDEC decoded it
+            image = image if self.draw_in_place else image.copy()
             if result.overlay is not None:  # trails, lines and zones, where the run tracks
                 image = draw_detections(image, result.detections, self.names, self.style, result.overlay)
             else:
