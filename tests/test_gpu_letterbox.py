@@ -13,12 +13,13 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+import cv2
 import modelgen
 import numpy as np
 import pytest
 from fakes.fake_pycuda import FakeGpu
 from fakes.fixtures import build, gpu, trt, trt_style  # noqa: F401 - fixtures
-from fakes.gpu_kernels import KERNELS
+from fakes.gpu_kernels import KERNELS, nv12_to_bgr
 
 from trt_viewer.backends.base import HostInput
 from trt_viewer.backends.onnxruntime import OnnxRuntimeBackend
@@ -105,6 +106,19 @@ def test_the_kernels_arithmetic_is_the_cpu_letterbox(dtype: Any, preset: str, da
     # The issue asks for a mean difference of at most 0.5; the emulation of cv2's
     # fixed-point arithmetic should be within one level everywhere.
     assert max(m for m, _ in worst) <= 0.05 and max(x for _, x in worst) <= 1.0, worst
+
+
+@pytest.mark.parametrize("hw", [(1080, 1920), (2, 2), (38, 54), (576, 768)])
+def test_the_nv12_kernels_conversion_is_opencvs_integer_for_integer(hw: tuple[int, int]) -> None:
+    """The NV12 kernels convert as cv2.cvtColor(COLOR_YUV2BGR_NV12), so a frame letterboxed
+    from NV12 on the GPU equals the same frame downloaded (run/nvdec.py converts it with
+    OpenCV) and letterboxed on the CPU, bit for bit. Every Y, U and V value appears."""
+    h, w = hw
+    rng = np.random.default_rng(h)
+    nv12 = rng.integers(0, 256, (h * 3 // 2, w), np.uint8)
+    nv12.reshape(-1)[:256 * 3] = np.repeat(np.arange(256, dtype=np.uint8), 3)[: min(768, nv12.size)]
+    y, uv = nv12[:h], nv12[h:].reshape(h // 2, w // 2, 2)
+    assert np.array_equal(nv12_to_bgr(y, uv), cv2.cvtColor(nv12, cv2.COLOR_YUV2BGR_NV12))
 
 
 @pytest.fixture(scope="module")

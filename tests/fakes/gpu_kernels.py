@@ -49,18 +49,17 @@ def resize_linear(image: np.ndarray, new_h: int, new_w: int, scale_x: float, sca
 
 
 def nv12_to_bgr(y: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    """The NV12 kernels' conversion: BT.601 limited range, each chroma sample for its 2x2
-    block, float32 arithmetic rounded to nearest (as __fmul_rn/__fadd_rn/__float2int_rn)."""
+    """The NV12 kernels' conversion: OpenCV's COLOR_YUV2BGR_NV12 in its 20-bit fixed point
+    (BT.601 limited range, each chroma sample for its 2x2 block)."""
     h, w = y.shape
-    luma = F32(1.164383) * (y.astype(F32) - F32(16))
-    u = uv[:, :, 0].astype(F32) - F32(128)
-    v = uv[:, :, 1].astype(F32) - F32(128)
-    u = np.repeat(np.repeat(u, 2, 0), 2, 1)[:h, :w]
-    v = np.repeat(np.repeat(v, 2, 0), 2, 1)[:h, :w]
-    b = luma + F32(2.017232) * u
-    g = (luma - F32(0.391762) * u) - F32(0.812968) * v
-    r = luma + F32(1.596027) * v
-    return np.clip(np.rint(np.stack([b, g, r], -1)), 0, 255).astype(np.uint8)
+    luma = np.maximum(y.astype(np.int64) - 16, 0) * 1220542
+    u = np.repeat(np.repeat(uv[:, :, 0].astype(np.int64) - 128, 2, 0), 2, 1)[:h, :w]
+    v = np.repeat(np.repeat(uv[:, :, 1].astype(np.int64) - 128, 2, 0), 2, 1)[:h, :w]
+    half = 1 << 19
+    b = (luma + 2116026 * u + half) >> 20
+    g = (luma - 852492 * v - 409993 * u + half) >> 20
+    r = (luma + 1673527 * v + half) >> 20
+    return np.clip(np.stack([b, g, r], -1), 0, 255).astype(np.uint8)
 
 
 def _read_nv12(gpu: Any, y_ptr: int, uv_ptr: int, h: int, w: int, y_pitch: int, uv_pitch: int) -> np.ndarray:

@@ -228,9 +228,8 @@ class NvdecSource(Source):
         # coming back; a frame never settled costs LENT_AT_CLOSE_S, not a hang.
         if self._pool and self._free:  # opened (a failed open has lent nothing)
             with self._back:
-                while len(self._free) < POOL:
-                    out = POOL - len(self._free)
-                    if not self._back.wait_for(lambda: POOL - len(self._free) < out, LENT_AT_CLOSE_S):
+                while (free := len(self._free)) < POOL:
+                    if not self._back.wait_for(lambda free=free: len(self._free) > free, LENT_AT_CLOSE_S):  # type: ignore[misc]
                         break
         with self._io:
             self._closed = True
