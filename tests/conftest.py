@@ -99,3 +99,27 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def square_video(tmp_path: Path) -> Path:
     # MJPG keeps the squares' colours nearly exact, unlike mp4v at this size.
     return write_video(tmp_path / "squares.avi", moving_square_frames(24))
+
+
+@pytest.fixture(autouse=True)
+def nvdec_check_in_this_process(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NVDEC's first-frame check (run/nvdec_probe.py) runs in a child that imports the real
+    PyNvVideoCodec, which CI has not: here the check runs in this process, on whatever
+    PyNvVideoCodec the test installed (the double). The GPU tests, and the tests of the
+    child itself (test_nvdec_probe.py), keep the real child."""
+    from trt_viewer.run import nvdec_probe
+
+    monkeypatch.setattr(nvdec_probe, "_answers", {})
+    if request.node.get_closest_marker("gpu") or request.node.path.name == "test_nvdec_probe.py":
+        return
+
+    def in_process(spec: str, gpu: int, timeout: float = 0.0) -> str:
+        import importlib
+
+        try:
+            module = importlib.import_module("PyNvVideoCodec")
+        except ImportError as exc:
+            return str(exc)
+        return nvdec_probe.first_frame(module, spec, gpu)
+
+    monkeypatch.setattr(nvdec_probe, "ask_child", in_process)

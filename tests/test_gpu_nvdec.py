@@ -256,3 +256,71 @@ def test_weak_detections_on_people_keep_their_classes(nvc: Any, cuda: Any, memor
           f"within 1 px {np.mean(b <= 1):.3f}; "
           f"score difference p50 {np.median(s):.4f}, max {s.max():.4f}, within 0.01 {np.mean(s <= 0.01):.3f}")
     assert len(b) > 0
+
+
+def test_seeking_lands_on_the_frame_asked_for(nvc: Any, device: DeviceContext, video: Path) -> None:
+    """reconfigure_decoder(path, k) and then a read: frame k itself (a file with B-frames,
+    a keyframe every few seconds), not the keyframe before it, checked against OpenCV's
+    frames read in order: frame k is nearer NVDEC's picture than frames k-1 and k+1 are."""
+    import cv2
+
+    from trt_viewer.run.nvdec import NvdecSource
+
+    capture = cv2.VideoCapture(str(video))
+    frames = []
+    while len(frames) < 260 and (ok_image := capture.read())[0]:
+        frames.append(ok_image[1])
+    capture.release()
+    with NvdecSource(str(video), device) as source:
+        for k in (100, 37, 250, 1):
+            source.seek(k)
+            frame = source.read()
+            assert frame is not None and frame.index == k
+            got = frame.host_image().astype(np.int16)
+            frame.settle(False)
+            diff = {j: float(np.abs(got - frames[j]).mean()) for j in (k - 1, k, k + 1)}
+            print(f"seek {k}: mean difference to OpenCV's frames {k - 1}, {k}, {k + 1}: "
+                  + ", ".join(f"{d:.2f}" for d in diff.values()))
+            assert diff[k] <= 2.5 and diff[k] < min(diff[k - 1], diff[k + 1])
+
+
+CASES = ("h264_444.mp4", "h264_10bit.mp4", "hevc.mp4", "vp9.webm", "av1.mp4", "mpeg4.avi", "mjpeg.avi", "cut.mp4",
+         "not_video.mp4")
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_a_file_nvdec_cannot_take_falls_back_in_one_line(name: str, nvc: Any, cuda: Any, memory: RealCudaMemory,
+                                                         primary_context: Any, video: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """tools/make_nvdec_cases.py's files through `trt-viewer run --decode nvdec` on the real
+    decoder: what NVDEC takes gives the CPU's frames; what it refuses is decoded on the CPU
+    with one line saying why; what nothing can decode is one error line, exit 1, as on the
+    CPU. Never a traceback."""
+    import json
+
+    source = video.parent / "nvdec_cases" / name
+    if not source.is_file():
+        pytest.skip("no nvdec_cases beside the video (tools/gpu_check.sh --prepare makes them)")
+    engine = tmp_path / "nano.engine"
+    code, _, err = run_cli(["build", str(video.parent.parent / "models" / "yolox_nano.onnx"), "-o", str(engine)],
+                           capsys)
+    assert code == 0, err
+    runs = {}
+    for decode in ("cpu", "nvdec"):
+        out = tmp_path / f"{decode}.jsonl"
+        code, _, err = run_cli(["run", "--model", str(engine), "--source", str(source), "--decode", decode,
+                                "--detections", str(out), "-q"], capsys)
+        lines = [line for line in err.splitlines() if line.strip()]
+        rows = [json.loads(line) for line in out.read_text().splitlines()] if out.is_file() else []
+        runs[decode] = (code, lines, rows)
+        assert "Traceback" not in err
+    (cpu_code, cpu_lines, cpu_rows), (code, lines, rows) = runs["cpu"], runs["nvdec"]
+    fell_back = [line for line in lines if "on the CPU" in line]
+    print(f"{name}: cpu exit {cpu_code}, {len(cpu_rows)} frames; nvdec exit {code}, {len(rows)} frames, "
+          f"{'fell back: ' + fell_back[0] if fell_back else 'decoded by NVDEC'}; lines: {lines}")
+    assert code == cpu_code and len(fell_back) <= 1
+    assert len(lines) - len(fell_back) == len(cpu_lines)  # an error is one line, as on the CPU
+    assert len(rows) == len(cpu_rows)
+    if rows:
+        boxes, scores = matches(list(zip(cpu_rows, rows, strict=True)), 0.4)
+        assert boxes and max(boxes) <= 5.0 and max(scores) <= 0.01  # as on dog.mp4 above

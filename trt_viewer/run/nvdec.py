@@ -31,6 +31,7 @@ from trt_viewer.backends.base import DeviceContext
 from trt_viewer.core.device_frames import DeviceImage
 from trt_viewer.core.sources import NO_PIXELS, Frame, Source
 from trt_viewer.errors import InputError, first_line
+from trt_viewer.run import nvdec_probe
 
 AHEAD = 8  # frames the decoder's thread keeps decoded
 POOL = 12  # frames of our own on the GPU: in flight, queued to be shown, and one being read
@@ -87,6 +88,11 @@ class NvdecSource(Source):
         self._ended = False
         self._closed = False
         name = Path(spec).name
+        # A stream the decoder cannot take may abort the process from its own thread:
+        # a child decodes the first frame first (run/nvdec_probe.py).
+        why = nvdec_probe.why_not(spec, device.device)
+        if why:
+            raise NvdecUnavailable(f"NVDEC cannot decode {name}: {why}")
         try:
             with device.current():
                 self._stream = device.stream()
