@@ -36,6 +36,10 @@ STAND_IN = textwrap.dedent('''
                 os.abort()
             if self.path.startswith("hangs"):
                 time.sleep(60)
+            if self.path.startswith("crashes_at_exit"):  # as the real one did at teardown
+                import atexit
+                import signal
+                atexit.register(lambda: os.kill(os.getpid(), signal.SIGSEGV))
             return [] if self.path.startswith("empty") else [object()]
 
         def end(self):
@@ -65,6 +69,7 @@ def test_a_decoder_that_aborts_costs_the_child_not_the_caller(stand_in: Path) ->
 
 def test_each_answer_is_one_line(stand_in: Path) -> None:
     assert nvdec_probe.ask_child(make(stand_in, "ok.mp4"), 0) == ""
+    assert nvdec_probe.ask_child(make(stand_in, "crashes_at_exit.mp4"), 0) == ""  # the answer came first
     assert nvdec_probe.ask_child(make(stand_in, "raises.mp4"), 0) == "Codec not supported"
     assert nvdec_probe.ask_child(make(stand_in, "empty.mp4"), 0) == "NVDEC decoded no frame of it"
     assert nvdec_probe.ask_child(make(stand_in, "hangs.mp4"), 0, timeout=3) == "NVDEC gave no first frame in 3 s"
