@@ -301,3 +301,20 @@ def test_decoding_on_the_cpu_is_unchanged_without_pynvvideocodec(gpu: FakeGpu, b
     monkeypatch.setattr("trt_viewer.run.player.make_opener", spy)
     assert len(play(engine, video, "auto")) == 30
     assert [type(s) for s in opened] == [ProcessSource]
+
+
+def test_automatic_decoding_gives_nvdec_the_codecs_checked_on_a_gpu_only(nvc: Any, gpu: FakeGpu, build: Any,
+                                                                        models: dict[str, Path], video: Path,
+                                                                        tmp_path: Path,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """The double decodes this Motion JPEG file; under auto it goes to the CPU with one info
+    line (only H.264 was checked against the CPU on a real GPU), with nvdec to NVDEC."""
+    gpu.nvcc = True
+    engine = build(models["raw"], tmp_path / "raw.engine")
+    with caplog.at_level(logging.INFO, logger="trt_viewer.run.decoding"):
+        assert len(play(engine, video, "auto")) == 30
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.INFO, f"decoding {video} on the CPU: squares.avi is mjpg, and automatic decoding gives NVDEC "
+                       "h264 only (--decode nvdec tries it)")]
+    decoded = nvc.decoded
+    assert len(play(engine, video, "nvdec")) == 30 and nvc.decoded == decoded + 30  # the check is kept per file

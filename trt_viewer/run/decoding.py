@@ -41,12 +41,12 @@ def source_opener(decode: str = "auto", decode_threads: int | None = None,
         if not decodes_in_process(spec):  # a camera, stream, image or folder
             return open_source(spec, decode_threads)
         if decode in ("auto", "nvdec") and (device is not None or decode == "nvdec"):
-            from trt_viewer.run.nvdec import NvdecSource, NvdecUnavailable
+            from trt_viewer.run.nvdec import AUTO_CODECS, NvdecSource, NvdecUnavailable
 
             try:
                 if device is None:
                     raise NvdecUnavailable("this backend takes frames in host memory, not on the GPU")
-                return NvdecSource(spec, device)
+                return NvdecSource(spec, device, AUTO_CODECS if decode == "auto" else None)
             except NvdecUnavailable as exc:
                 say(logging.WARNING if decode == "nvdec" else logging.INFO, f"decoding {spec} on the CPU: {exc}")
         if decode != "thread":

@@ -36,6 +36,11 @@ from trt_viewer.run import nvdec_probe
 AHEAD = 8  # frames the decoder's thread keeps decoded
 POOL = 12  # frames of our own on the GPU: in flight, queued to be shown, and one being read
 HELD_TIMEOUT_S = 30.0
+# What `--decode auto` gives NVDEC: the codecs whose NVDEC decoding was checked against the
+# CPU's on a GPU (docs/performance.md). MPEG-4 Part 2 decoded there gave YOLOX-Nano boxes up
+# to 12.8 px off the CPU's, unexplained; HEVC, VP9 and Motion JPEG were not seen decoding.
+# `--decode nvdec` gives it whatever it takes.
+AUTO_CODECS = frozenset({"h264"})
 LENT_AT_CLOSE_S = 1.0  # close() waits while lent frames come back, at least one in this long
 
 
@@ -72,7 +77,8 @@ class NvdecSource(Source):
     decoded_elsewhere = True  # the decoder's thread decodes ahead: a read is a GPU copy
     decoder = "nvdec"
 
-    def __init__(self, spec: str, device: DeviceContext) -> None:
+    def __init__(self, spec: str, device: DeviceContext, codecs: frozenset[str] | None = None) -> None:
+        """codecs: those it may decode (AUTO_CODECS under --decode auto); None: any."""
         super().__init__(spec)
         nvc = import_nvc()
         self._device = device
@@ -104,7 +110,13 @@ class NvdecSource(Source):
                         output_color_type=nvc.OutputColorType.NATIVE,
                     )
                     meta = self._decoder.get_stream_metadata()
+                    codec = str(meta.codec_name).lower()
+                    if codecs is not None and codec not in codecs:
+                        raise NvdecUnavailable(f"{name} is {codec}, and automatic decoding gives NVDEC "
+                                               f"{', '.join(sorted(codecs))} only (--decode nvdec tries it)")
                     first = self._decoder.get_batch_frames(1)
+                except NvdecUnavailable:
+                    raise
                 except Exception as exc:  # the decoder's own exception types: unsupported, corrupt...
                     raise NvdecUnavailable(f"NVDEC cannot decode {name}: {first_line(exc)}") from None
                 if not first:
