@@ -8,28 +8,26 @@ the same; this uses PyAV's bundled FFmpeg, for machines without the ffmpeg comma
 from __future__ import annotations
 
 import sys
-from fractions import Fraction
+from collections.abc import Iterator
 
-import av
 import cv2
+import numpy as np
+from encoding import encode
 
 
 def main(src: str, dst: str, frames: int = 600) -> None:
     capture = cv2.VideoCapture(src)
     fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-    with av.open(dst, "w") as out:
-        stream = out.add_stream("libx264", rate=Fraction(round(fps * 1000), 1000))
-        stream.width, stream.height, stream.pix_fmt = 1920, 1080, "yuv420p"
-        stream.options = {"crf": "20", "preset": "medium"}  # a file like a camera's: B-frames, CABAC
+
+    def scaled() -> Iterator[np.ndarray]:
         for _ in range(frames):
             ok, image = capture.read()
             if not ok:
-                break
-            image = cv2.resize(image, (1920, 1080), interpolation=cv2.INTER_LINEAR)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+                return
+            yield cv2.resize(image, (1920, 1080), interpolation=cv2.INTER_LINEAR)
+
+    # A file like a camera's: B-frames, CABAC.
+    encode(dst, scaled(), fps, options={"crf": "20", "preset": "medium"})
 
 
 if __name__ == "__main__":

@@ -8,12 +8,11 @@ in the middle and a text file named .mp4.
 from __future__ import annotations
 
 import sys
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
+from encoding import encode
 
 CASES = {  # file name: (encoder, pixel format, options)
     "h264_444.mp4": ("libx264", "yuv444p", {"crf": "20"}),
@@ -27,20 +26,6 @@ CASES = {  # file name: (encoder, pixel format, options)
 FRAMES = 20
 
 
-def write(path: Path, image: np.ndarray, encoder: str, pix_fmt: str, options: dict[str, str]) -> None:
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream(encoder, rate=Fraction(10))
-        stream.height, stream.width = image.shape[:2]
-        stream.pix_fmt = pix_fmt
-        stream.options = options
-        for i in range(FRAMES):
-            moved = np.roll(image, 4 * i, axis=1)  # a pan, so frames differ
-            for packet in stream.encode(av.VideoFrame.from_ndarray(moved, format="bgr24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-
-
 def main(src: str, dst: str) -> None:
     image = cv2.imread(src)
     if image is None:
@@ -50,7 +35,8 @@ def main(src: str, dst: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, (encoder, pix_fmt, options) in CASES.items():
         try:
-            write(folder / name, image, encoder, pix_fmt, options)
+            panned = (np.roll(image, 4 * i, axis=1) for i in range(FRAMES))  # a pan, so frames differ
+            encode(str(folder / name), panned, 10.0, encoder, pix_fmt, options)
         except Exception as exc:  # an encoder this PyAV lacks: that case is left out
             print(f"{name}: not made ({exc})")
     whole = (folder / "hevc.mp4").read_bytes()

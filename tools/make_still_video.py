@@ -7,10 +7,9 @@ YOLOX-Nano at 416) and move with a level of difference in the pixels.
 from __future__ import annotations
 
 import sys
-from fractions import Fraction
 
-import av
 import cv2
+from encoding import encode
 
 
 def main(src: str, dst: str, frames: int = 60) -> None:
@@ -19,16 +18,7 @@ def main(src: str, dst: str, frames: int = 60) -> None:
         sys.exit(f"cannot read image {src}")
     h, w = image.shape[:2]
     image = image[: h - h % 2, : w - w % 2]  # 4:2:0 takes even sides
-    with av.open(dst, "w") as out:
-        stream = out.add_stream("libx264", rate=Fraction(30))
-        stream.height, stream.width = image.shape[:2]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "18"}
-        for _ in range(frames):
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
+    encode(dst, (image for _ in range(frames)), 30.0, options={"crf": "18"})
 
 
 if __name__ == "__main__":
