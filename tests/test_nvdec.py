@@ -25,7 +25,7 @@ from trt_viewer.backends import open_backend
 from trt_viewer.backends.base import STREAM_NON_BLOCKING
 from trt_viewer.core.sources import NO_PIXELS, open_source
 from trt_viewer.errors import InputError
-from trt_viewer.run import nvdec
+from trt_viewer.run import nvdec, nvdec_probe
 from trt_viewer.run.decode_process import ProcessSource
 from trt_viewer.run.detector import Detector
 from trt_viewer.run.nvdec import AHEAD, NvdecSource, NvdecUnavailable
@@ -144,6 +144,11 @@ def test_what_nvdec_cannot_decode_is_one_line(gpu: FakeGpu, device: Any, video: 
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "PyNvVideoCodec", make_nvc(gpu, codecs={"h264", "hevc"}))
     with pytest.raises(NvdecUnavailable, match=r"^NVDEC cannot decode squares.avi: Codec mjpg not supported"):
+        NvdecSource(str(video), device)  # refused by the first-frame check
+    # A decoder that refuses only once made in this process (the check passed it): the same
+    # line, and nothing left allocated.
+    monkeypatch.setattr(nvdec_probe, "why_not", lambda spec, gpu: "")
+    with pytest.raises(NvdecUnavailable, match=r"^NVDEC cannot decode squares.avi: Codec mjpg not supported"):
         NvdecSource(str(video), device)
     monkeypatch.setitem(sys.modules, "PyNvVideoCodec", None)  # not installed
     with pytest.raises(NvdecUnavailable, match=r"PyNvVideoCodec is not installed \(pip install 'trt-viewer\[nvdec"):
@@ -232,10 +237,10 @@ def test_the_fallbacks_say_why_in_one_line(nvc: Any, gpu: FakeGpu, build: Any, m
     engine = build(models["raw"], tmp_path / "raw.engine")
     monkeypatch.setitem(sys.modules, "PyNvVideoCodec", make_nvc(gpu, codecs={"h264"}))
     with caplog.at_level(logging.INFO, logger="trt_viewer.run.decoding"):
-        assert len(play(engine, video, "auto")) == 30
+        assert len(play(engine, video, "nvdec")) == 30
     assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
-        (logging.INFO, f"decoding {video} on the CPU: NVDEC cannot decode squares.avi: Codec mjpg not supported "
-                       "on this GPU")]
+        (logging.WARNING, f"decoding {video} on the CPU: NVDEC cannot decode squares.avi: Codec mjpg not "
+                          "supported on this GPU")]
 
 
 def test_the_viewer_seeks_a_file_decoded_on_the_gpu_in_place(nvc: Any, gpu: FakeGpu, build: Any,
@@ -316,5 +321,49 @@ def test_automatic_decoding_gives_nvdec_the_codecs_checked_on_a_gpu_only(nvc: An
     assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
         (logging.INFO, f"decoding {video} on the CPU: squares.avi is mjpg, and automatic decoding gives NVDEC "
                        "h264 only (--decode nvdec tries it)")]
-    decoded = nvc.decoded
-    assert len(play(engine, video, "nvdec")) == 30 and nvc.decoded == decoded + 30  # the check is kept per file
+    assert nvc.decoded == 0  # the container named the codec: no decoder made, no check run
+    assert len(play(engine, video, "nvdec")) == 30 and nvc.decoded == 31  # the check's frame, then 30
+
+
+def test_a_ctrl_c_while_close_waits_for_lent_frames_still_frees_everything(nvc: Any, device: Any, gpu: FakeGpu,
+                                                                           video: Path) -> None:
+    source = NvdecSource(str(video), device)
+    lent = source.read()
+    assert lent is not None and gpu.used > 0
+
+    class Interrupted:  # the wait for the lent frame, cut short by a second Ctrl+C
+        def __enter__(self) -> None:
+            pass
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def wait_for(self, predicate: Any, timeout: float) -> bool:
+            raise KeyboardInterrupt
+
+        def notify_all(self) -> None:
+            pass
+
+    source._back = Interrupted()  # type: ignore[assignment]
+    with pytest.raises(KeyboardInterrupt):
+        source.close()
+    assert gpu.used == 0  # the pool, the page-locked buffers and the decoder are gone all the same
+    with pytest.raises(InputError, match="was closed before frame"):
+        lent.settle(True)
+
+
+def test_the_container_names_the_codec_without_a_decoder(tmp_path: Path, video: Path) -> None:
+    import av
+
+    h264 = tmp_path / "h264.mp4"
+    with av.open(str(h264), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.height, stream.width, stream.pix_fmt = 64, 96, "yuv420p"
+        for image in moving_square_frames(3, size=(64, 96)):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    assert nvdec.container_codec(str(h264)) == "h264"
+    assert nvdec.container_codec(str(video)) == "mjpg"
+    assert nvdec.container_codec(str(tmp_path / "missing.mp4")) == ""

@@ -105,3 +105,12 @@ def test_a_file_that_would_abort_the_decoder_is_decoded_on_the_cpu_with_one_line
     assert [r.getMessage() for r in caplog.records] == [
         f"decoding {video} on the CPU: NVDEC cannot decode aborts.avi: "
         "PyNvVideoCodec aborts on it (Codec not supported on this GPU, error 801)"]
+
+
+def test_a_busy_moment_is_not_kept_as_the_answer(stand_in: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = iter(["NVDEC gave no first frame in 60 s", ""])
+    monkeypatch.setattr(nvdec_probe, "ask_child", lambda spec, gpu: next(answers))
+    spec = make(stand_in, "slow.mp4")
+    assert nvdec_probe.why_not(spec, 0) == "NVDEC gave no first frame in 60 s"
+    assert nvdec_probe.why_not(spec, 0) == ""  # asked again, and that answer is kept
+    assert nvdec_probe.why_not(spec, 0) == ""

@@ -41,7 +41,7 @@ HELD_TIMEOUT_S = 30.0
 # to 12.8 px off the CPU's, unexplained; HEVC, VP9 and Motion JPEG were not seen decoding.
 # `--decode nvdec` gives it whatever it takes.
 AUTO_CODECS = frozenset({"h264"})
-LENT_AT_CLOSE_S = 1.0  # close() waits while lent frames come back, at least one in this long
+LENT_AT_CLOSE_S = 10.0  # close() waits while lent frames come back, at least one in this long
 
 
 class NvdecUnavailable(Exception):
@@ -93,7 +93,11 @@ class NvdecSource(Source):
         self._index = 0
         self._ended = False
         self._closed = False
+        self._opened = False
         name = Path(spec).name
+        if codecs is not None and (codec := container_codec(spec)) not in codecs:
+            raise NvdecUnavailable(f"{name} is {codec or 'of a codec OpenCV does not name'}, and automatic "
+                                   f"decoding gives NVDEC {', '.join(sorted(codecs))} only (--decode nvdec tries it)")
         # A stream the decoder cannot take may abort the process from its own thread:
         # a child decodes the first frame first (run/nvdec_probe.py).
         why = nvdec_probe.why_not(spec, device.device)
@@ -110,13 +114,7 @@ class NvdecSource(Source):
                         output_color_type=nvc.OutputColorType.NATIVE,
                     )
                     meta = self._decoder.get_stream_metadata()
-                    codec = str(meta.codec_name).lower()
-                    if codecs is not None and codec not in codecs:
-                        raise NvdecUnavailable(f"{name} is {codec}, and automatic decoding gives NVDEC "
-                                               f"{', '.join(sorted(codecs))} only (--decode nvdec tries it)")
                     first = self._decoder.get_batch_frames(1)
-                except NvdecUnavailable:
-                    raise
                 except Exception as exc:  # the decoder's own exception types: unsupported, corrupt...
                     raise NvdecUnavailable(f"NVDEC cannot decode {name}: {first_line(exc)}") from None
                 if not first:
@@ -134,6 +132,7 @@ class NvdecSource(Source):
             self.close()
             raise
         self._free = list(range(POOL))
+        self._opened = True
         count = int(meta.num_frames)
         fps = float(meta.average_fps)
         self.length = count if count > 0 else None
@@ -241,14 +240,21 @@ class NvdecSource(Source):
     def close(self) -> None:
         if self._closed:
             return
-        # Frames lent to a listener (a video being written) come back once written: their
-        # pixels are fetched from this pool, so it waits for them as long as they keep
-        # coming back; a frame never settled costs LENT_AT_CLOSE_S, not a hang.
-        if self._pool and self._free:  # opened (a failed open has lent nothing)
-            with self._back:
-                while (free := len(self._free)) < POOL:
-                    if not self._back.wait_for(lambda free=free: len(self._free) > free, LENT_AT_CLOSE_S):  # type: ignore[misc]
-                        break
+        try:
+            # Frames lent to a listener (a video being written) come back once written:
+            # their pixels are fetched from this pool, so it waits for them as long as they
+            # keep coming back; a listener stuck for LENT_AT_CLOSE_S gets a one-line error
+            # for the frames it still has, not freed memory.
+            if self._opened:
+                with self._back:
+                    while (free := len(self._free)) < POOL:
+                        if not self._back.wait_for(lambda free=free: len(self._free) > free,  # type: ignore[misc]
+                                                   LENT_AT_CLOSE_S):
+                            break
+        finally:  # a Ctrl+C in the wait still frees everything
+            self._release()
+
+    def _release(self) -> None:
         with self._io:
             self._closed = True
         decoder, self._decoder = self._decoder, None
@@ -268,3 +274,20 @@ class NvdecSource(Source):
                 if host is not None:
                     pinned: Any = host.base  # pycuda's PagelockedHostAllocation
                     pinned.free()
+
+
+# The container's FourCC (as OpenCV reads it) to the codec names PyNvVideoCodec's metadata uses.
+FOURCC_CODECS = {"avc1": "h264", "avc3": "h264", "h264": "h264", "x264": "h264", "davc": "h264",
+                 "hvc1": "hevc", "hev1": "hevc", "hevc": "hevc", "h265": "hevc"}
+
+
+def container_codec(spec: str) -> str:
+    """The video codec of a file as its container names it ('' where OpenCV cannot say):
+    cheap, no decoder made, so `auto` passes over other codecs without NVDEC's check."""
+    capture = cv2.VideoCapture(spec)
+    try:
+        value = int(capture.get(cv2.CAP_PROP_FOURCC)) if capture.isOpened() else 0
+    finally:
+        capture.release()
+    fourcc = "".join(chr((value >> 8 * i) & 0xFF) for i in range(4)).strip("\0 ").lower()
+    return FOURCC_CODECS.get(fourcc, fourcc)

@@ -27,6 +27,7 @@ from trt_viewer.errors import first_line
 
 TIMEOUT_S = 60.0  # the first frame of a file on a busy GPU; a hang beyond this is a "no"
 _answers: dict[tuple[str, int, int, int], str] = {}
+TRANSIENT = ("NVDEC gave no first frame in", "the NVDEC check could not start")
 _lock = threading.Lock()
 
 
@@ -41,8 +42,9 @@ def why_not(spec: str, gpu: int) -> str:
         if key in _answers:
             return _answers[key]
     answer = ask_child(spec, gpu)
-    with _lock:
-        _answers[key] = answer
+    if not answer.startswith(TRANSIENT):  # a busy moment is asked about again next time
+        with _lock:
+            _answers[key] = answer
     return answer
 
 
@@ -90,18 +92,18 @@ def first_frame(nvc: Any, spec: str, gpu: int) -> str:
     the first frame; else why not. On pycuda's primary context where pycuda is there (as
     the backend's), else on the one PyNvVideoCodec makes."""
     extra: dict[str, Any] = {}
-    context = None
+    context = stream = None
     try:
         import pycuda.driver as cuda
     except ImportError:
         cuda = None
-    if cuda is not None:
-        cuda.init()
-        context = cuda.Device(gpu).retain_primary_context()
-        context.push()
-        stream = cuda.Stream(1)  # non-blocking, as backends.base.DeviceContext.stream()
-        extra = {"cuda_context": context.handle, "cuda_stream": stream.handle}
     try:
+        if cuda is not None:
+            cuda.init()
+            context = cuda.Device(gpu).retain_primary_context()
+            context.push()
+            stream = cuda.Stream(1)  # non-blocking, as backends.base.DeviceContext.stream()
+            extra = {"cuda_context": context.handle, "cuda_stream": stream.handle}
         decoder = nvc.ThreadedDecoder(spec, buffer_size=2, gpu_id=gpu, use_device_memory=True,
                                       output_color_type=nvc.OutputColorType.NATIVE, **extra)
         try:
@@ -113,6 +115,7 @@ def first_frame(nvc: Any, spec: str, gpu: int) -> str:
     except Exception as exc:
         return first_line(exc)
     finally:
+        del stream
         if context is not None:
             cuda.Context.pop()
             context.detach()
