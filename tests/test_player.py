@@ -217,13 +217,17 @@ def test_background_sink_keeps_order_and_reports_errors():
         got.append(x)
 
     got.clear()
-    sink = BackgroundSink(fail)
+    dropped = []
+    sink = BackgroundSink(fail, drop=dropped.append)
     with pytest.raises(OSError, match="disk full"):
         for i in range(50):
             sink.put(i)
             time.sleep(0.001)
         sink.close()
     assert got == [0, 1, 2]
+    # What is not handled after the failure is dropped, each item once (a frame lent by its
+    # decoder goes back then), the one put() refused among them.
+    assert dropped == list(range(4, len(dropped) + 4)) and len(dropped) >= 1
 
 
 def test_onnxruntime_lanes_give_the_same_results_in_order(models, square_video, monkeypatch):

@@ -202,7 +202,8 @@ def pipeline(detector: Detector, source: Source, frames: int, warmup: int, displ
     background sink as `run` does it."""
     run = Run("pipeline")
     shower = _Shower(detector, display)
-    sink: BackgroundSink[Result] = BackgroundSink(shower if draw else lambda result: None)
+    sink: BackgroundSink[Result] = BackgroundSink(shower if draw else lambda result: None,
+                                                   drop=lambda result: result.frame.settle(False))
     recording = _Recording(sink, frames, warmup)
     player = recording.player = Player(recording, PlayOptions(interactive=False, depth=read_ahead,
                                                                         pixels="lend" if draw else "drop"))

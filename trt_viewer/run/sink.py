@@ -20,8 +20,11 @@ class BackgroundSink(Generic[T]):
     a put() (Ctrl+C) cannot leave the thread asleep on an item it was never told about,
     nor close() waiting forever on a thread that never hears the end."""
 
-    def __init__(self, handle: Callable[[T], Any], depth: int = 4) -> None:
+    def __init__(self, handle: Callable[[T], Any], depth: int = 4, drop: Callable[[T], Any] | None = None) -> None:
+        """drop: what becomes of an item that will not be handled (after a failed one, or
+        one put() refused): a frame lent by its decoder goes back (core.sources.Frame.settle)."""
         self._handle = handle
+        self._drop = drop
         self._queue: queue.Queue[T] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._failed = False  # stays set: nothing after a failed item is handled
@@ -42,6 +45,11 @@ class BackgroundSink(Generic[T]):
                     self._handle(item)
                 except BaseException as exc:
                     self._error, self._failed = exc, True
+            elif self._drop is not None:
+                try:
+                    self._drop(item)
+                except Exception:  # the first error is the one to tell
+                    pass
 
     def _raise(self) -> None:
         if self._error is not None:
@@ -49,13 +57,18 @@ class BackgroundSink(Generic[T]):
             raise error
 
     def put(self, item: T) -> None:
-        self._raise()
-        while True:
-            try:
-                self._queue.put(item, timeout=POLL_S)
-                return
-            except queue.Full:
-                self._raise()
+        try:
+            self._raise()
+            while True:
+                try:
+                    self._queue.put(item, timeout=POLL_S)
+                    return
+                except queue.Full:
+                    self._raise()
+        except BaseException:
+            if self._drop is not None:
+                self._drop(item)
+            raise
 
     def close(self) -> None:
         """Finish what is queued, then raise any error `handle` met."""
