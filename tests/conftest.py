@@ -107,6 +107,7 @@ def nvdec_check_in_this_process(request: pytest.FixtureRequest, monkeypatch: pyt
     PyNvVideoCodec, which CI has not: here the check runs in this process, on whatever
     PyNvVideoCodec the test installed (the double). The GPU tests, and the tests of the
     child itself (test_nvdec_probe.py), keep the real child."""
+    from trt_viewer.backends.trt import nvdec_check
     from trt_viewer.run import nvdec_probe
 
     monkeypatch.setattr(nvdec_probe, "_answers", {})
@@ -120,6 +121,6 @@ def nvdec_check_in_this_process(request: pytest.FixtureRequest, monkeypatch: pyt
             module = importlib.import_module("PyNvVideoCodec")
         except ImportError as exc:
             return str(exc)
-        return nvdec_probe.first_frame(module, spec, gpu)
+        return nvdec_check.first_frame(module, spec, gpu)
 
     monkeypatch.setattr(nvdec_probe, "ask_child", in_process)

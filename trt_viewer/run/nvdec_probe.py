@@ -9,9 +9,10 @@ child that aborts, fails or hangs gives one line of why, and the file is decoded
 CPU (run.decoding). The answer is kept per file (path, size, modification time) for the
 life of the process, so a file reopened in the viewer is not asked about twice.
 
-The child is `python -m trt_viewer.run.nvdec_probe FILE GPU`: exit 0 when it decoded a
-frame, else 1 with the reason on stdout; a signal means the decoder aborted, and the
-decoder's own "Error Type" line on stderr says why.
+The child is `python -m trt_viewer.backends.trt.nvdec_check FILE GPU` (the device side
+lives with the backend's CUDA code): exit 0 when it decoded a frame, else 1 with the
+reason on stdout; a signal means the decoder aborted, and the decoder's own "Error Type"
+line on stderr says why.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import signal
 import subprocess
 import sys
 import threading
-from typing import Any
 
 from trt_viewer.errors import first_line
 
@@ -53,7 +53,7 @@ def ask_child(spec: str, gpu: int, timeout: float = TIMEOUT_S) -> str:
     path = os.pathsep.join(p for p in [*sys.path, os.environ.get("PYTHONPATH", "")] if p)
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "trt_viewer.run.nvdec_probe", spec, str(gpu)],
+            [sys.executable, "-m", "trt_viewer.backends.trt.nvdec_check", spec, str(gpu)],
             stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace", timeout=timeout,
             start_new_session=True,  # Ctrl+C in the terminal is the parent's to handle
             env={**os.environ, "PYTHONPATH": path},
@@ -85,60 +85,3 @@ def _aborted(stderr: str, signum: int) -> str:
         code = f", error {fields['Error code']}" if "Error code" in fields else ""
         return f"PyNvVideoCodec aborts on it ({fields['Error Type']}{code})"
     return f"PyNvVideoCodec aborts on it ({name})"
-
-
-def first_frame(nvc: Any, spec: str, gpu: int) -> str:
-    """In the child: '' once a ThreadedDecoder, made as run/nvdec.py makes it, has given
-    the first frame; else why not. On pycuda's primary context where pycuda is there (as
-    the backend's), else on the one PyNvVideoCodec makes."""
-    extra: dict[str, Any] = {}
-    context = stream = None
-    try:
-        import pycuda.driver as cuda
-    except ImportError:
-        cuda = None
-    try:
-        if cuda is not None:
-            cuda.init()
-            context = cuda.Device(gpu).retain_primary_context()
-            context.push()
-            stream = cuda.Stream(1)  # non-blocking, as backends.base.DeviceContext.stream()
-            extra = {"cuda_context": context.handle, "cuda_stream": stream.handle}
-        decoder = nvc.ThreadedDecoder(spec, buffer_size=2, gpu_id=gpu, use_device_memory=True,
-                                      output_color_type=nvc.OutputColorType.NATIVE, **extra)
-        try:
-            if not decoder.get_batch_frames(1):
-                return "NVDEC decoded no frame of it"
-        finally:
-            decoder.end()
-            del decoder  # its memory goes while its context is still there
-    except Exception as exc:
-        return first_line(exc)
-    finally:
-        del stream
-        if context is not None:
-            cuda.Context.pop()
-            context.detach()
-    return ""
-
-
-def main(argv: list[str]) -> int:
-    spec, gpu = argv[0], int(argv[1])
-    try:
-        import PyNvVideoCodec as nvc
-    except Exception as exc:
-        print(f"PyNvVideoCodec does not load: {first_line(exc)}")
-        return 1
-    why = first_frame(nvc, spec, gpu)
-    if why:
-        print(why)
-    return 1 if why else 0
-
-
-if __name__ == "__main__":
-    answer = main(sys.argv[1:])
-    sys.stdout.flush()
-    # The answer is given: no interpreter teardown, where the decoder's C++ objects and
-    # threads may go after the CUDA context they used (a SIGSEGV on the H200 that turned
-    # files NVDEC decodes into "no").
-    os._exit(answer)

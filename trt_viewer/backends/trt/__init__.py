@@ -12,4 +12,5 @@
 - fp16:       ONNX to FP16 (I/O kept float32), for TensorRT without an FP16 builder flag
 - builder:    `trt-viewer build`; progress: its progress display; calibrator: INT8 data
 - report:     `trt-viewer inspect`
+- nvdec_check: the child process that tries NVDEC on a file's first frame (run/nvdec_probe.py)
 """
