@@ -39,6 +39,29 @@ def rss_bytes() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
+def children_rss_bytes() -> int:
+    """Resident set size of this process's children (the decoder process), from /proc."""
+    total = 0
+    try:
+        tasks = list(Path("/proc/self/task").iterdir())
+    except OSError:
+        return 0
+    pids: set[str] = set()
+    for task in tasks:
+        try:
+            pids.update((task / "children").read_text().split())
+        except OSError:
+            continue
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
+
+
 def gpu_free_bytes(backend: Any) -> int | None:
     if getattr(backend, "name", "") != "tensorrt":
         return None
@@ -79,6 +102,7 @@ def measure(backend: Any, source_spec: str, frames: int, every: int, gpu_preproc
                 free = gpu_free_bytes(backend)
                 samples.append({"frame": n, "seconds": round(time.perf_counter() - start, 2),
                                 "rss_mb": round(rss_bytes() / MIB, 2),
+                                "children_rss_mb": round(children_rss_bytes() / MIB, 2),
                                 "gpu_free_mb": None if free is None else round(free / MIB, 2)})
                 print(f"  {samples[-1]}", file=log, flush=True)
             if n >= frames:
@@ -100,6 +124,8 @@ def measure(backend: Any, source_spec: str, frames: int, every: int, gpu_preproc
         "letterbox": "GPU" if detector.cpu_letterbox_reason is None else f"CPU ({detector.cpu_letterbox_reason})",
         "rss_growth_mb": round(last["rss_mb"] - base["rss_mb"], 2),
         "rss_max_mb": max(s["rss_mb"] for s in samples),
+        # The decoder process's own memory (decode="cpu"), sampled beside this one's.
+        "children_rss_growth_mb": round(last["children_rss_mb"] - base["children_rss_mb"], 2),
         "samples": samples,
     }
     if base["gpu_free_mb"] is not None:
