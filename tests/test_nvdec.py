@@ -338,7 +338,7 @@ def test_a_ctrl_c_while_close_waits_for_lent_frames_still_frees_everything(nvc: 
         def __exit__(self, *exc: object) -> None:
             pass
 
-        def wait_for(self, predicate: Any, timeout: float) -> bool:
+        def wait(self, timeout: float) -> bool:
             raise KeyboardInterrupt
 
         def notify_all(self) -> None:

@@ -32,7 +32,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +73,16 @@ class Served:
 _env_lock = threading.Lock()
 _env_result: tuple[Path | None, str] | None = None
 
+
+
+def _serve_until_stopped(alive: Callable[[], bool]) -> int:
+    """Says the server is ready, then waits for it: 1 if it stops by itself (a Ctrl+C, the
+    test ending it, returns 0 from the caller's `except KeyboardInterrupt`)."""
+    print(READY, flush=True)
+    while alive():
+        time.sleep(0.2)
+    print("the server stopped by itself", flush=True)
+    return 1
 
 def server_python() -> tuple[Path | None, str]:
     """The server environment's python (made by tools/triton_env.sh where missing), or
@@ -480,11 +490,7 @@ def serve(argv: Sequence[str] | None = None) -> int:
         for spec in args.model:
             _bind(triton, json.loads(spec))
         triton.run()
-        print(READY, flush=True)
-        while triton.is_alive():
-            time.sleep(0.2)
-        print("the server stopped by itself", flush=True)
-        return 1
+        return _serve_until_stopped(triton.is_alive)
     except KeyboardInterrupt:
         return 0
     finally:
@@ -532,11 +538,7 @@ def serve_repository(args: argparse.Namespace) -> int:
                 time.sleep(0.1)
         else:
             return 1
-        print(READY, flush=True)
-        while process.poll() is None:
-            time.sleep(0.2)
-        print("the server stopped by itself", flush=True)
-        return 1
+        return _serve_until_stopped(lambda: process.poll() is None)
     except KeyboardInterrupt:
         return 0
     finally:

@@ -202,8 +202,7 @@ def pipeline(detector: Detector, source: Source, frames: int, warmup: int, displ
     background sink as `run` does it."""
     run = Run("pipeline")
     shower = _Shower(detector, display)
-    sink: BackgroundSink[Result] = BackgroundSink(shower if draw else lambda result: None,
-                                                   drop=lambda result: result.frame.settle(False))
+    sink: BackgroundSink[Result] = BackgroundSink(shower if draw else lambda result: None, drop=Result.give_back)
     recording = _Recording(sink, frames, warmup)
     player = recording.player = Player(recording, PlayOptions(interactive=False, depth=read_ahead,
                                                                         pixels="lend" if draw else "drop"))

@@ -30,6 +30,11 @@ class Result:
     events: list[Any] = field(default_factory=list)  # track.Event: lines crossed, zones entered or left
     overlay: TrackOverlay | None = None  # where the run tracks: trails, lines and zones to draw
 
+    def give_back(self) -> None:
+        """Done with it unseen (a writer's sink dropping it after an error): a frame lent by
+        its decoder goes back, its pixels not fetched."""
+        self.frame.settle(False)
+
 
 class InFlight:
     """Frames handed to the backend and not yet collected, oldest first.

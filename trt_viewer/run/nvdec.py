@@ -58,6 +58,14 @@ def import_nvc() -> Any:
     return nvc
 
 
+def threaded_decoder(nvc: Any, spec: str, gpu: int, ahead: int, **context: Any) -> Any:
+    """PyNvVideoCodec's ThreadedDecoder as trt_viewer makes it (here, and in the first-frame
+    check's child: backends/trt/nvdec_check.py): frames left in device memory, in the
+    decoder's own format (NV12 for 8-bit 4:2:0); `context`: cuda_context and cuda_stream."""
+    return nvc.ThreadedDecoder(spec, buffer_size=ahead, gpu_id=gpu, use_device_memory=True,
+                               output_color_type=nvc.OutputColorType.NATIVE, **context)
+
+
 class _PoolFrame:
     """A frame's place in the pool, lent until the frame is settled."""
 
@@ -108,11 +116,9 @@ class NvdecSource(Source):
                 self._stream = device.stream()
                 self._download_stream = device.stream()
                 try:
-                    self._decoder = nvc.ThreadedDecoder(
-                        spec, buffer_size=AHEAD, gpu_id=device.device, cuda_context=device.context.handle,
-                        cuda_stream=self._stream.handle, use_device_memory=True,
-                        output_color_type=nvc.OutputColorType.NATIVE,
-                    )
+                    self._decoder = threaded_decoder(nvc, spec, device.device, AHEAD,
+                                                     cuda_context=device.context.handle,
+                                                     cuda_stream=self._stream.handle)
                     meta = self._decoder.get_stream_metadata()
                     first = self._decoder.get_batch_frames(1)
                 except Exception as exc:  # the decoder's own exception types: unsupported, corrupt...
@@ -247,9 +253,10 @@ class NvdecSource(Source):
             # for the frames it still has, not freed memory.
             if self._opened:
                 with self._back:
-                    while (free := len(self._free)) < POOL:
-                        if not self._back.wait_for(lambda free=free: len(self._free) > free,  # type: ignore[misc]
-                                                   LENT_AT_CLOSE_S):
+                    while len(self._free) < POOL:
+                        before = len(self._free)
+                        self._back.wait(LENT_AT_CLOSE_S)  # give_back() notifies
+                        if len(self._free) == before:
                             break
         finally:  # a Ctrl+C in the wait still frees everything
             self._release()

@@ -64,7 +64,7 @@ class Recorder:
                 if opened is not None:
                     opened.close(keep=False)
             raise
-        self._sink: BackgroundSink[Result] = BackgroundSink(self._handle, depth=depth, drop=_give_back)
+        self._sink: BackgroundSink[Result] = BackgroundSink(self._handle, depth=depth, drop=Result.give_back)
 
     @property
     def paths(self) -> list[Path]:
@@ -123,8 +123,3 @@ class Recorder:
             for out in (self.video, self.writer, self.tracks):
                 if out is not None:
                     out.close(keep=keep)
-
-
-def _give_back(result: Result) -> None:
-    """A result the writer will not write (after its error): a lent frame goes back."""
-    result.frame.settle(False)

@@ -12,6 +12,7 @@ import os
 import sys
 from typing import Any
 
+from trt_viewer.backends.base import STREAM_NON_BLOCKING
 from trt_viewer.errors import first_line
 
 
@@ -30,10 +31,11 @@ def first_frame(nvc: Any, spec: str, gpu: int) -> str:
             cuda.init()
             context = cuda.Device(gpu).retain_primary_context()
             context.push()
-            stream = cuda.Stream(1)  # non-blocking, as backends.base.DeviceContext.stream()
+            stream = cuda.Stream(STREAM_NON_BLOCKING)  # as DeviceContext.stream()
             extra = {"cuda_context": context.handle, "cuda_stream": stream.handle}
-        decoder = nvc.ThreadedDecoder(spec, buffer_size=2, gpu_id=gpu, use_device_memory=True,
-                                      output_color_type=nvc.OutputColorType.NATIVE, **extra)
+        from trt_viewer.run.nvdec import threaded_decoder
+
+        decoder = threaded_decoder(nvc, spec, gpu, 2, **extra)
         try:
             if not decoder.get_batch_frames(1):
                 return "NVDEC decoded no frame of it"
