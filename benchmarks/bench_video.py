@@ -95,10 +95,16 @@ def main() -> int:
 
         cuda.Context.pop()
         held.detach()
+    def idle(report: dict[str, Any], stage: str) -> float | None:
+        value = report["modes"]["pipeline"]["stages"].get(stage, {}).get("mean_ms")
+        return None if value is None else float(value)
+
     summary = {v: (r["modes"]["pipeline"]["fps"], r["ratios"].get("pipeline/sequential"),
-                   r["ratios"].get("pipeline/ceiling"), r["modes"]["decode"]["fps"])
+                   r["ratios"].get("pipeline/ceiling"), r["modes"]["decode"]["fps"],
+                   idle(r, "gpu_idle"), idle(r, "submit_late"))
                for v, r in results["variants"].items()}
-    print("variant: pipeline FPS, pipeline/sequential, pipeline/ceiling, decode FPS")
+    print("variant: pipeline FPS, pipeline/sequential, pipeline/ceiling, decode FPS, "
+          "engine idle per frame (mean ms), of it before the frame was queued")
     for v, s in summary.items():
         print(f"  {v}: {s}")
     return 0

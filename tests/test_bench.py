@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,13 @@ import pytest
 from fakes.fake_pycuda import FakeGpu
 from fakes.fixtures import run_cli
 
+from trt_viewer.backends.onnxruntime import OnnxRuntimeBackend
 from trt_viewer.backends.trt import gpu_letterbox
+from trt_viewer.bench import loops
+from trt_viewer.bench.frames import MemorySource
 from trt_viewer.bench.loops import Run
 from trt_viewer.bench.report import derive, summarize
+from trt_viewer.run.detector import Detector
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -111,7 +116,7 @@ def test_bench_on_tensorrt_reports_gpu_times_from_events(
                                 "--rounds", "1", "--warmup", "1", "--json", "--in-memory"], capsys)
     assert code == 0, err
     report = json.loads(out)
-    gpu_stages = {"enqueue", "execute", "wait", "fetch", "h2d", "compute", "d2h"}
+    gpu_stages = {"enqueue", "execute", "wait", "fetch", "h2d", "compute", "d2h", "gpu_idle", "submit_late"}
     assert gpu_stages | {"infer", "host", "outside_engine"} == set(report["modes"]["model"]["stages"])
     sequential, pipeline = (set(report["modes"][m]["stages"]) for m in ("sequential", "pipeline"))
     assert gpu_stages | {"host", "outside_engine", "read", "preprocess", "postprocess"} <= sequential
@@ -244,3 +249,31 @@ def test_bench_counts_frames_a_gpu_decoder_copied_to_the_host(models: dict[str, 
         assert modes["decode"]["frames_to_host"] == 0 and report["setup"]["decode"] == "nvdec"
         assert modes["pipeline"]["frames_to_host"] == expected + (1 if expected else 0)  # warm-up frame too
         assert modes["pipeline"]["cpu_ms_per_frame"] > 0
+
+
+class _SlowToClose(MemorySource):
+    """A source whose frames come at once and whose close() takes 0.4 s, as a decoder
+    process ending or NVDEC's thread being joined does (0.1-0.2 s on the H200)."""
+
+    def close(self) -> None:
+        time.sleep(0.4)
+        super().close()
+
+
+@pytest.mark.parametrize("mode", ["decode", "sequential", "pipeline"])
+def test_a_run_ends_at_its_last_frame_not_when_the_source_is_closed(
+        mode: str, models: dict[str, Path]) -> None:
+    images = [np.full((64, 64, 3), 114, np.uint8)]
+    source = _SlowToClose("slow", images, length=24)
+    if mode == "decode":
+        run = loops.decode_alone(source, frames=20, warmup=4)
+    else:
+        with OnnxRuntimeBackend(models["raw"]) as backend:
+            detector = Detector(backend)
+            if mode == "sequential":
+                run = loops.sequential(detector, source, frames=20, warmup=4, display=None)
+            else:
+                run = loops.pipeline(detector, source, frames=20, warmup=4, display=None)
+    assert run.frames >= 20
+    assert run.seconds < 0.3, f"{mode}: {run.seconds:.2f} s for 20 small frames: the source's close() was timed"
+    assert 0 < run.cpu_seconds < 0.3

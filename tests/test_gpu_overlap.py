@@ -6,6 +6,7 @@ leaves nothing on the GPU. (On a real GPU: test_gpu_speed.py.)"""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
@@ -103,6 +104,18 @@ def test_gpu_timings_come_from_events_when_asked(engine: Path, gpu: FakeGpu) -> 
         assert all(v >= 0 for v in timings.values())
         # the fake GPU runs the engine (ONNX Runtime) inside the wait: compute is part of it
         assert timings["compute"] <= timings["wait"] + 1e-3
+        # After a timed frame, the engine's idle time before the next one: here the host
+        # sleeps before submitting, so the engine stood idle at least that long, and all of
+        # it before the frame was queued.
+        time.sleep(0.05)
+        backend.infer(_input(backend, 2))
+        idle, late = backend.last_timings["gpu_idle"], backend.last_timings["submit_late"]
+        assert 0.05 <= idle < 1.0 and 0.05 <= late <= idle
+        backend.gpu_timing = False  # an untimed frame between: no idle measured across it
+        backend.infer(_input(backend, 1))
+        backend.gpu_timing = True
+        backend.infer(_input(backend, 1))
+        assert "gpu_idle" not in backend.last_timings and "compute" in backend.last_timings
 
 
 def test_a_new_input_shape_with_frames_in_flight_is_refused(gpu: FakeGpu, trt: Any, tmp_path: Path) -> None:  # noqa: F811

@@ -193,13 +193,16 @@ def test_frame_n_plus_1_uploads_while_frame_n_computes(cuda: Any, primary_contex
         }
         out2 = backend.collect(second)
         gaps["N+1 compute start - N compute end"] = ev2["compute_start"].time_since(ev1["computed"])
-        compute = backend.last_timings["compute"]
+        compute, idle, late = (backend.last_timings[k] for k in ("compute", "gpu_idle", "submit_late"))
         memory.close()
-    print(f"\nms: {gaps}; compute of N+1 {compute * 1e3:.3f} ms")
+    print(f"\nms: {gaps}; compute of N+1 {compute * 1e3:.3f} ms; idle before it {idle * 1e3:.3f} ms")
     np.testing.assert_array_equal(out1["output"], reference)
     np.testing.assert_array_equal(out2["output"], reference)  # canned: the same real outputs
     assert gaps["N+1 upload start - N compute end"] < 0 and gaps["N+1 upload end - N compute end"] < 0
     assert compute * 1e3 >= 20.0  # the spin ran on the engine's stream
+    # the backend's own measure of the same: N+1 was queued in time, the engine barely idle
+    assert late == 0 and idle * 1e3 == pytest.approx(gaps["N+1 compute start - N compute end"], abs=1e-3)
+    assert idle * 1e3 < 0.5
 
 
 def test_without_nvcc_the_cpu_letterbox_is_used(cuda: Any, primary_context: Any, monkeypatch: pytest.MonkeyPatch,

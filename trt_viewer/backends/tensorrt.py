@@ -78,6 +78,10 @@ class TensorRTBackend(Backend):
         # When set, collect() also reads the frame's CUDA events into last_timings.
         self.gpu_timing = False
         self.last_timings: dict[str, float] = {}  # seconds, of the last collected frame
+        # Timed frames are placed on one GPU clock (ms since _epoch) to tell how long the
+        # engine stood idle between frames, and whether the next frame had been queued.
+        self._epoch: Any = None
+        self._computed_at: float | None = None  # the previous timed frame's compute end
         self._closed = False
         self._copy_threads = copy_threads_setting(copy_threads)
         self._write_combined = write_combined_setting(write_combined)
@@ -239,7 +243,11 @@ class TensorRTBackend(Backend):
         cuda, streams, ev = self._ctx.cuda, self._streams, lane.events
         try:
             if ticket.timed:
+                if self._epoch is None:
+                    self._epoch = cuda.Event().record(streams.compute)
                 ev["upload_start"].record(streams.upload)
+            else:
+                self._computed_at = None
             if isinstance(buffer, FrameBuffer):
                 self._upload_frame(lane, buffer, ticket.timed)
             else:
@@ -325,10 +333,17 @@ class TensorRTBackend(Backend):
         self.last_timings = timings
         return outputs
 
-    @staticmethod
-    def _gpu_times(ticket: Ticket) -> dict[str, float]:
-        """Seconds between the frame's events: its copies, its letterbox kernel, its compute."""
+    def _gpu_times(self, ticket: Ticket) -> dict[str, float]:
+        """Seconds between the frame's events: its copies, its letterbox kernel, its compute;
+        and, after the previous timed frame, `gpu_idle`: the engine idle between that frame's
+        compute and this one's, of which `submit_late` passed before this frame was even
+        queued (upload_start, recorded on an otherwise idle stream, marks when the host
+        submitted it). Idle with nothing late means the frame's own upload or letterbox
+        held the engine back."""
         ev = ticket.lane.events
+        epoch = self._epoch
+        started, submitted = (epoch.time_till(ev[name]) for name in ("compute_start", "upload_start"))
+        previous, self._computed_at = self._computed_at, epoch.time_till(ev["computed"])
         times = {
             "h2d": ev["upload_start"].time_till(ev["copied"] if ticket.gpu_letterbox else ev["uploaded"]),
             "compute": ev["compute_start"].time_till(ev["computed"]),
@@ -336,6 +351,9 @@ class TensorRTBackend(Backend):
         }
         if ticket.gpu_letterbox:
             times["gpu_letterbox"] = ev["copied"].time_till(ev["uploaded"])
+        if previous is not None:
+            times["gpu_idle"] = max(0.0, started - previous)
+            times["submit_late"] = max(0.0, min(started, submitted) - previous)
         return {k: v / 1e3 for k, v in times.items()}
 
     def _reshape(self, h: int, w: int) -> None:
@@ -405,6 +423,7 @@ class TensorRTBackend(Backend):
             except Exception as exc:
                 errors.append(exc)
         self._in_flight.clear()
+        self._epoch = None
         frames = [f.host for f in self._frames_out]
         self._frames_out.clear()
         tensors = [b.array for b in self._handed_out]

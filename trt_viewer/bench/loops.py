@@ -60,19 +60,31 @@ def _show(detector: Detector, image: np.ndarray, result: Any, display: Display |
 
 
 class _Clock:
-    """Wall time and the process's CPU time, from the end of the warm-up."""
+    """Wall and CPU time from the end of the warm-up to the last timed frame done.
+
+    It stops at that frame (mark()), not when the run returns: closing the source (a
+    decoder process ending, NVDEC's thread joined) and the player's teardown are not
+    frames, and on the H200 they were 0.1-0.2 s of a 2 s run (docs/performance.md)."""
 
     def __init__(self) -> None:
         self.restart()
 
     def restart(self) -> None:
         self.start, self.cpu = time.perf_counter(), time.process_time()
+        self.end, self.cpu_end = self.start, self.cpu
 
-    def stop(self, run: Run, source: Source) -> None:
-        """The run's CPU time and the source's frames to the host; the source closed."""
-        run.cpu_seconds = time.process_time() - self.cpu
-        run.downloads = source.downloads
-        source.close()
+    def mark(self) -> None:
+        """A timed frame is done: the run lasts at least until now."""
+        now, cpu = time.perf_counter(), time.process_time()
+        if now > self.end:  # a sink's thread and the player's may both mark
+            self.end, self.cpu_end = now, cpu
+
+    def stop(self, run: Run, source: Source | None = None) -> None:
+        """The run's wall and CPU time, the source's frames to the host; the source closed."""
+        run.seconds, run.cpu_seconds = self.end - self.start, self.cpu_end - self.cpu
+        if source is not None:
+            run.downloads = source.downloads
+            source.close()
 
 
 def _read(source: Source, frames: int, warmup: int, clock: _Clock) -> Iterator[tuple[bool, Frame, float]]:
@@ -97,9 +109,9 @@ def decode_alone(source: Source, frames: int, warmup: int) -> Run:
             frame.settle(False)  # a decoder process's slot goes back; nothing copied
             if timed:
                 run.samples.append({"read": time.perf_counter() - t0})
+                clock.mark()
     finally:
         clock.stop(run, source)
-    run.seconds = time.perf_counter() - clock.start
     run.frames = len(run.samples)
     return run
 
@@ -149,9 +161,9 @@ def sequential(detector: Detector, source: Source, frames: int, warmup: int, dis
             frame.settle(False)
             if timed:
                 run.samples.append(sample)
+                clock.mark()
     finally:
         clock.stop(run, source)
-    run.seconds = time.perf_counter() - clock.start
     run.frames = len(run.samples)
     return run
 
@@ -159,9 +171,10 @@ def sequential(detector: Detector, source: Source, frames: int, warmup: int, dis
 class _Shower:
     """The sink's work: draw and convert each result, keeping the times by frame."""
 
-    def __init__(self, detector: Detector, display: Display | None) -> None:
+    def __init__(self, detector: Detector, display: Display | None, clock: _Clock) -> None:
         self.detector = detector
         self.display = display
+        self.clock = clock
         self.times: dict[int, dict[str, float]] = {}
 
     def __call__(self, result: Result) -> None:
@@ -170,27 +183,28 @@ class _Shower:
             self.times[result.frame.index] = _show(self.detector, image, result.detections, self.display)
         finally:
             result.frame.settle(False)  # lent by the player: drawn on, then given back
+        self.clock.mark()  # a frame before the warm-up's end is overtaken by restart()
 
 
 class _Recording(Listener):
     """Hands each result to the sink, keeps those after the warm-up, stops when done."""
 
-    def __init__(self, sink: BackgroundSink[Result], frames: int, warmup: int) -> None:
+    def __init__(self, sink: BackgroundSink[Result], frames: int, warmup: int, clock: _Clock) -> None:
         self.sink = sink
         self.frames = frames
         self.warmup = warmup
+        self.clock = clock
         self.seen = 0
         self.recorded: list[Result] = []
-        self.start = time.perf_counter()
-        self.cpu = time.process_time()
         self.player: Player | None = None
 
     def result(self, result: Result) -> None:
         n, self.seen = self.seen, self.seen + 1
         if n == self.warmup:
-            self.start, self.cpu = time.perf_counter(), time.process_time()
+            self.clock.restart()
         if n >= self.warmup:
             self.recorded.append(result)
+            self.clock.mark()  # done, unless the sink draws it: then when that is done
         self.sink.put(result)
         if self.seen >= self.warmup + self.frames and self.player is not None:
             self.player.stop()
@@ -201,17 +215,17 @@ def pipeline(detector: Detector, source: Source, frames: int, warmup: int, displ
     """trt_viewer's pipeline (the player of the viewer and `run`), with the drawing in a
     background sink as `run` does it."""
     run = Run("pipeline")
-    shower = _Shower(detector, display)
+    clock = _Clock()
+    shower = _Shower(detector, display, clock)
     sink: BackgroundSink[Result] = BackgroundSink(shower if draw else lambda result: None, drop=Result.give_back)
-    recording = _Recording(sink, frames, warmup)
+    recording = _Recording(sink, frames, warmup, clock)
     player = recording.player = Player(recording, PlayOptions(interactive=False, depth=read_ahead,
                                                                         pixels="lend" if draw else "drop"))
     try:
         player.run(lambda: nullcontext(detector), source.spec, lambda spec: source)
     finally:
-        sink.close()  # every recorded frame is drawn before the clock stops
-    run.seconds = time.perf_counter() - recording.start
-    run.cpu_seconds = time.process_time() - recording.cpu
+        sink.close()  # every recorded frame is drawn before the clock is read
+    clock.stop(run)
     run.downloads = source.downloads
     recorded = recording.recorded
     for result in recorded:

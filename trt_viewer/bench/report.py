@@ -10,6 +10,10 @@ Stages (milliseconds in the report):
   h2d, gpu_letterbox, compute, d2h
                  GPU time between CUDA events: host-to-device copy, letterbox kernel,
                  the engine, device-to-host copies (TensorRT)
+  gpu_idle, submit_late
+                 the engine idle between the previous frame's compute and this one's, and
+                 the part of it before the host had queued this frame (TensorRT; their
+                 means are in the JSON, idle that comes every few frames hides in a p50)
   wait, fetch    host time blocked on the GPU; copying the outputs out of pinned memory
   infer          host wall time of the whole inference call(s)
   postprocess    decode + score + per-class NMS + mapping boxes back to the frame
@@ -31,8 +35,8 @@ import numpy as np
 from trt_viewer.bench.loops import Run
 
 MODES = ("decode", "model", "sequential", "pipeline")
-STAGES = ("read", "preprocess", "enqueue", "execute", "h2d", "gpu_letterbox", "compute", "d2h", "wait", "fetch",
-          "infer", "postprocess", "draw", "qimage", "host", "outside_engine")
+STAGES = ("read", "preprocess", "enqueue", "execute", "h2d", "gpu_letterbox", "compute", "gpu_idle", "submit_late",
+          "d2h", "wait", "fetch", "infer", "postprocess", "draw", "qimage", "host", "outside_engine")
 
 
 def derive(sample: dict[str, float], mode: str) -> dict[str, float]:
@@ -52,7 +56,8 @@ def stage_table(samples: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     for name in names:
         values = np.array([x[name] for x in samples if name in x]) * 1e3
         p50, p95 = np.percentile(values, [50, 95])
-        table[name] = {"p50_ms": round(float(p50), 4), "p95_ms": round(float(p95), 4)}
+        table[name] = {"p50_ms": round(float(p50), 4), "p95_ms": round(float(p95), 4),
+                       "mean_ms": round(float(values.mean()), 4)}
     return table
 
 
