@@ -86,7 +86,7 @@ def demo_module(monkeypatch, tmp_path):
     module = types.ModuleType("trt_viewer.demo")
     model, video = tmp_path / "demo.onnx", tmp_path / "demo.mp4"
     module.demo_model_path = lambda: model  # type: ignore[attr-defined]
-    module.ensure_demo_video = lambda: (video.write_bytes(b"v"), video)[1]  # type: ignore[attr-defined]
+    module.ensure_demo_video = lambda progress=None: (video.write_bytes(b"v"), video)[1]  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "trt_viewer.demo", module)
     return model, video
 
@@ -121,7 +121,7 @@ def test_startup_with_one_given_takes_the_other_from_the_last_session():
 
 def test_the_demo_clip_is_made_after_the_window_shows_then_plays(qtbot, demo_module, gui_settings,
                                                                   gui_model, gui_video):
-    sys.modules["trt_viewer.demo"].ensure_demo_video = lambda: gui_video  # type: ignore[attr-defined]
+    sys.modules["trt_viewer.demo"].ensure_demo_video = lambda progress=None: gui_video  # type: ignore[attr-defined]
     window = make_window(qtbot, gui_settings)
     window.set_model(str(gui_model))
     with qtbot.waitSignal(window.frameShown, timeout=15000):
@@ -131,7 +131,7 @@ def test_the_demo_clip_is_made_after_the_window_shows_then_plays(qtbot, demo_mod
 
 
 def test_a_demo_clip_that_cannot_be_made_is_an_error_not_a_crash(qtbot, gui_settings):
-    def fail():
+    def fail(progress=None):
         raise OSError("disk full")
 
     demo = types.SimpleNamespace(ensure_demo_video=fail)
@@ -168,3 +168,33 @@ def test_sigterm_closes_cleanly_too(tmp_path, gui_model, gui_video):
                          capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1].startswith("exit=0")
+
+
+def test_closing_the_window_ends_a_demo_render_at_its_next_frame(qtbot, gui_settings, tmp_path):
+    """The window closing while the clip renders stops the render (its part-written file
+    goes) and joins its thread, instead of the process exiting with FFmpeg mid-write."""
+    import threading
+
+    frames, part = [], tmp_path / "clip.part"
+    started = threading.Event()
+
+    def render(progress=None):
+        part.write_bytes(b"")
+        try:
+            for n in range(10_000):
+                started.set()
+                progress(n, 10_000)
+                frames.append(n)
+                threading.Event().wait(0.01)
+        finally:
+            part.unlink()
+        return tmp_path / "clip.mp4"
+
+    window = make_window(qtbot, gui_settings)
+    clip = app._DemoClip(window, types.SimpleNamespace(ensure_demo_video=render))
+    window.demo.clip = clip
+    assert started.wait(5)
+    with qtbot.assertNotEmitted(clip.ready), qtbot.assertNotEmitted(clip.failed):
+        assert window.shutdown(5000)
+        qtbot.wait(50)
+    assert not clip._thread.is_alive() and not part.exists() and len(frames) < 10_000

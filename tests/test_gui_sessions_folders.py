@@ -42,7 +42,7 @@ def demo(monkeypatch, tmp_path, gui_model, gui_video):
     module.gate = threading.Event()  # type: ignore[attr-defined]
     module.gate.set()  # type: ignore[attr-defined]
 
-    def ensure_demo_video() -> Path:
+    def ensure_demo_video(progress: object = None) -> Path:
         module.gate.wait(10)  # type: ignore[attr-defined]
         return clip
 

@@ -127,11 +127,17 @@ def choose_startup(model: str | None, source: str | None, settings: Any) -> Star
     return Startup(model or settings.last_model(), source or settings.last_source(), False)
 
 
+class _Cancelled(Exception):
+    """The window closes while the demo clip is rendering."""
+
+
 class _DemoClip(QObject):
     """Renders the demo clip in a thread (seconds, the first time only), then plays it.
 
     It plays only if the user chose nothing else meanwhile: the source is still the one
-    there was when the demo was asked for."""
+    there was when the demo was asked for. stop() ends a render at its next frame: a
+    process exiting with the render still writing through FFmpeg ended in
+    "terminate called without an active exception" (seen once in CI)."""
 
     ready = Signal(str)
     failed = Signal(str)
@@ -148,7 +154,19 @@ class _DemoClip(QObject):
         self._notice = QTimer(self, singleShot=True, interval=300)
         self._notice.timeout.connect(self._show_notice)
         self._notice.start()
-        threading.Thread(target=self._render, args=(demo,), name="trt-viewer-demo", daemon=True).start()
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(target=self._render, args=(demo,), name="trt-viewer-demo", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """End a render still running (its part-written file is removed); True once it ended."""
+        self._cancel.set()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _progress(self, done: int, total: int) -> None:
+        if self._cancel.is_set():
+            raise _Cancelled
 
     def _show_notice(self) -> None:
         view = self.window.shell.view
@@ -165,9 +183,15 @@ class _DemoClip(QObject):
 
     def _render(self, demo: Any) -> None:
         try:
-            self.ready.emit(str(demo.ensure_demo_video()))
+            path = str(demo.ensure_demo_video(self._progress))
+        except _Cancelled:
+            return
         except Exception as exc:
-            self.failed.emit(f"the demo clip could not be made: {exc}".splitlines()[0])
+            if not self._cancel.is_set():
+                self.failed.emit(f"the demo clip could not be made: {exc}".splitlines()[0])
+            return
+        if not self._cancel.is_set():
+            self.ready.emit(path)
 
     def _done(self) -> None:
         self._notice.stop()
@@ -210,8 +234,13 @@ class Demo(QObject):
         if not window.chooser.set_model(str(demo.demo_model_path()), remember=False):
             return False
         window.messages.notify("Opening the demo…")
+        self.stop()
         self.clip = _DemoClip(window, demo)
         return True
+
+    def stop(self) -> bool:
+        """End a demo clip still rendering (the window closing); True once none is."""
+        return self.clip.stop() if self.clip is not None else True
 
 
 def run_app(model: str | None = None, source: str | None = None, argv: list[str] | None = None,

@@ -208,7 +208,8 @@ class MainWindow(QMainWindow):
     def shutdown(self, timeout_ms: int = CLOSE_WAIT_MS) -> bool:
         """Stop every worker and join them; True if all finished within timeout_ms."""
         self.messages.dialogs = False
-        ok = self.run.shutdown(timeout_ms)
+        ok = self.demo.stop()
+        ok = self.run.shutdown(timeout_ms) and ok
         self.outputs.wait()
         return ok
 
