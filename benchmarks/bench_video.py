@@ -15,6 +15,8 @@ interleaved rounds) on the file as users run it (decoded as it plays, not from m
               default of these variants, as before), FFmpeg in a decoder process, NVDEC
   blocking    CUDA streams created blocking, as before STREAM_NON_BLOCKING (they then
               wait for work on the legacy default stream, and it for them)
+  spinwait    the wait for a frame's outputs spins on a core, as CUDA's default does (it
+              sleeps, BLOCKING_SYNC, since the H200's run 11; before, `bsync` asked for that)
 Parts join with +, e.g. cpu+no_draw.
 
     python3 benchmarks/bench_video.py --model .gpudata/models/yolox_nano.onnx \\
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -74,6 +77,8 @@ def main() -> int:
                 decode = next((p for p in parts if p in ("thread", "cpu", "nvdec", "auto")), "thread")
                 cv2.setNumThreads(int(settings.get("cv", default_threads)))
                 stream_flags(0 if "blocking" in parts else STREAM_NON_BLOCKING)
+                # spinwait: the wait for a frame's outputs spins, as before BLOCKING_SYNC (lanes.py)
+                os.environ["TRT_VIEWER_BLOCKING_SYNC"] = "0" if "spinwait" in parts else "1"
                 sys.setswitchinterval(float(settings.get("si", default_interval)))
                 opts = BenchOptions(
                     model=str(engine), source=args.source, frames=args.frames, rounds=args.rounds,

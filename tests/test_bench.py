@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from fakes.fake_pycuda import FakeGpu
 from fakes.fixtures import run_cli
+from modelgen import moving_square_frames, write_video
 
 from trt_viewer.backends.onnxruntime import OnnxRuntimeBackend
 from trt_viewer.backends.trt import gpu_letterbox
@@ -155,7 +156,7 @@ def test_the_gpu_benchmark_script_runs_on_the_doubles(
     monkeypatch.setattr(sys, "argv", ["bench_gpu.py", "--model", str(models["coco"]), "--source", str(square_video),
                                       "--out", str(tmp_path), "--frames", "4", "--cpu-frames", "3", "--rounds", "1",
                                       "--memory-frames", "6", "--memory-every", "3", "--warmup", "1",
-                                      "--video", str(square_video)])
+                                      "--video", str(write_video(tmp_path / "squares.mp4", moving_square_frames(24)))])
     from fakes.fake_nvc import make_nvc
 
     monkeypatch.setitem(sys.modules, "PyNvVideoCodec", make_nvc(gpu))
@@ -240,8 +241,9 @@ def test_bench_counts_frames_a_gpu_decoder_copied_to_the_host(models: dict[str, 
     monkeypatch.setitem(sys.modules, "PyNvVideoCodec", make_nvc(gpu))
     gpu.nvcc = True
     engine = build(models["raw"], tmp_path / "raw.engine")
+    video = write_video(tmp_path / "squares.mp4", moving_square_frames(24))  # MJPEG is refused: full range
     for draw, expected in (("--no-draw", 0), ("--no-qimage", 6)):
-        code, out, err = bench_cli(["--model", str(engine), "--source", str(square_video), "--frames", "6",
+        code, out, err = bench_cli(["--model", str(engine), "--source", str(video), "--frames", "6",
                                     "--rounds", "1", "--warmup", "1", "--json", "--decode", "nvdec", draw], capsys)
         assert code == 0, err
         report = json.loads(out)

@@ -9,6 +9,7 @@ import signal
 import threading
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -316,3 +317,25 @@ def test_a_truncated_file_ends_where_its_frames_end_as_in_a_thread(video: Path, 
         assert (there.shortfall, there.end_reason) == (shortfall, "ended")
     assert 0 < len(theirs) == len(mine) < 30 and shortfall == 30 - len(mine)
     assert all(np.array_equal(a, b) for (_, _, a), (_, _, b) in zip(mine, theirs, strict=True))
+
+
+def test_the_child_leaves_cores_to_the_pipeline_on_a_large_machine(video: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """FFmpeg's threads in the child: all but four on 12 cores or more, OpenCV's choice
+    below; what a run states is sent as it is."""
+    assert [decode_process.default_decode_threads(n) for n in (4, 8, 11, 12, 16, 64)] == [
+        None, None, None, 8, 12, 60]
+    sent: list[Any] = []
+    real_send = decode_process.Connection.send
+
+    def send(self: Any, message: Any) -> None:
+        if message[0] == "open":
+            sent.append(message[2])
+        real_send(self, message)
+
+    monkeypatch.setattr(decode_process.Connection, "send", send)
+    monkeypatch.setattr(decode_process.os, "cpu_count", lambda: 16)
+    for stated in (None, 3):
+        with ProcessSource(str(video), stated) as source:
+            assert source.read() is not None
+    assert sent == [12, 3]

@@ -307,3 +307,21 @@ def test_collect_without_copy_hands_out_the_lanes_own_buffers(engine: Path, gpu:
         before = view.copy()
         backend.infer(_input(backend, 3))
         assert not np.array_equal(view, before)
+
+
+@pytest.mark.parametrize(("stated", "env", "blocking"), [(None, None, True), (None, "0", False), (True, "0", True),
+                                                      (False, None, False)])
+def test_the_wait_for_outputs_sleeps_unless_asked_to_spin(
+        stated: bool | None, env: str | None, blocking: bool, engine: Path, gpu: FakeGpu,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """BLOCKING_SYNC on the event the host waits on, and on that one only: by default, or
+    as stated, or TRT_VIEWER_BLOCKING_SYNC=0 for CUDA's spinning wait."""
+    if env is None:
+        monkeypatch.delenv("TRT_VIEWER_BLOCKING_SYNC", raising=False)
+    else:
+        monkeypatch.setenv("TRT_VIEWER_BLOCKING_SYNC", env)
+    with TensorRTBackend(engine, blocking_sync=stated) as backend:
+        flags = {name: event.flags for lane in backend._lanes for name, event in lane.events.items()}
+        backend.infer(_input(backend, 1))
+    assert flags.pop("done") == (gpu.driver.event_flags.BLOCKING_SYNC if blocking else 0)
+    assert set(flags.values()) == {0}

@@ -34,7 +34,7 @@ from trt_viewer.run.player import Listener, Player, PlayOptions, State
 
 @pytest.fixture
 def video(tmp_path: Path) -> Path:
-    return write_video(tmp_path / "squares.avi", moving_square_frames(30, size=(96, 128)))
+    return write_video(tmp_path / "squares.mp4", moving_square_frames(30, size=(96, 128)))
 
 
 @pytest.fixture
@@ -143,12 +143,12 @@ def test_seek_then_read_from_there(nvc: Any, device: Any, video: Path) -> None:
 def test_what_nvdec_cannot_decode_is_one_line(gpu: FakeGpu, device: Any, video: Path, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "PyNvVideoCodec", make_nvc(gpu, codecs={"h264", "hevc"}))
-    with pytest.raises(NvdecUnavailable, match=r"^NVDEC cannot decode squares.avi: Codec mjpg not supported"):
+    with pytest.raises(NvdecUnavailable, match=r"^NVDEC cannot decode squares.mp4: Codec fmp4 not supported"):
         NvdecSource(str(video), device)  # refused by the first-frame check
     # A decoder that refuses only once made in this process (the check passed it): the same
     # line, and nothing left allocated.
     monkeypatch.setattr(nvdec_probe, "why_not", lambda spec, gpu: "")
-    with pytest.raises(NvdecUnavailable, match=r"^NVDEC cannot decode squares.avi: Codec mjpg not supported"):
+    with pytest.raises(NvdecUnavailable, match=r"^NVDEC cannot decode squares.mp4: Codec fmp4 not supported"):
         NvdecSource(str(video), device)
     monkeypatch.setitem(sys.modules, "PyNvVideoCodec", None)  # not installed
     with pytest.raises(NvdecUnavailable, match=r"PyNvVideoCodec is not installed \(pip install 'trt-viewer\[nvdec"):
@@ -239,7 +239,7 @@ def test_the_fallbacks_say_why_in_one_line(nvc: Any, gpu: FakeGpu, build: Any, m
     with caplog.at_level(logging.INFO, logger="trt_viewer.run.decoding"):
         assert len(play(engine, video, "nvdec")) == 30
     assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
-        (logging.WARNING, f"decoding {video} on the CPU: NVDEC cannot decode squares.avi: Codec mjpg not "
+        (logging.WARNING, f"decoding {video} on the CPU: NVDEC cannot decode squares.mp4: Codec fmp4 not "
                           "supported on this GPU")]
 
 
@@ -319,8 +319,8 @@ def test_automatic_decoding_gives_nvdec_the_codecs_checked_on_a_gpu_only(nvc: An
     with caplog.at_level(logging.INFO, logger="trt_viewer.run.decoding"):
         assert len(play(engine, video, "auto")) == 30
     assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
-        (logging.INFO, f"decoding {video} on the CPU: squares.avi is mjpg, and automatic decoding gives NVDEC "
-                       "h264 only (--decode nvdec tries it)")]
+        (logging.INFO, f"decoding {video} on the CPU: squares.mp4 is mpeg4, and automatic decoding gives NVDEC "
+                       "h264, hevc, vp9 only (--decode nvdec tries it)")]
     assert nvc.decoded == 0  # the container named the codec: no decoder made, no check run
     assert len(play(engine, video, "nvdec")) == 30 and nvc.decoded == 31  # the check's frame, then 30
 
@@ -365,5 +365,28 @@ def test_the_container_names_the_codec_without_a_decoder(tmp_path: Path, video: 
         for packet in stream.encode():
             out.mux(packet)
     assert nvdec.container_codec(str(h264)) == "h264"
-    assert nvdec.container_codec(str(video)) == "mjpg"
+    assert nvdec.container_codec(str(video)) == "mpeg4"
+    mjpeg = write_video(tmp_path / "squares.avi", moving_square_frames(3, size=(64, 96)))
+    assert nvdec.container_codec(str(mjpeg)) == "mjpg"
     assert nvdec.container_codec(str(tmp_path / "missing.mp4")) == ""
+
+
+def test_motion_jpeg_is_refused_for_its_full_range(gpu: FakeGpu, device: Any, nvc: Any, tmp_path: Path) -> None:
+    """NVDEC hands over Motion JPEG's full-range YUV as it is; the kernel converts video
+    range (on the H200 the CPU's detections were not all found): one line, before any
+    decoder, also under --decode nvdec."""
+    mjpeg = write_video(tmp_path / "squares.avi", moving_square_frames(3, size=(64, 96)))
+    with pytest.raises(NvdecUnavailable, match=r"^squares.avi is mjpg: its YUV is full-range \(JPEG\), and the "
+                                               r"GPU letterbox converts video-range NV12$"):
+        NvdecSource(str(mjpeg), device)
+    assert gpu.used == 0
+
+
+def test_a_decoder_message_that_breaks_after_its_colon_keeps_its_reason() -> None:
+    """PyNvVideoCodec's errors put the reason on the line after "CreateFormatContext :"
+    (the H200's message for a cut file); the one line shown keeps both."""
+    from trt_viewer.errors import first_line
+
+    exc = RuntimeError('CreateFormatContext :\n  avformat_open_input returned error "Invalid data"\nmore')
+    assert first_line(exc) == 'CreateFormatContext : avformat_open_input returned error "Invalid data"'
+    assert first_line(RuntimeError("one\ntwo")) == "one" and first_line(RuntimeError("")) == "RuntimeError"

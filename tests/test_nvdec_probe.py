@@ -97,13 +97,13 @@ def test_a_file_that_would_abort_the_decoder_is_decoded_on_the_cpu_with_one_line
     from trt_viewer.backends.base import DeviceContext
     from trt_viewer.run.decoding import source_opener
 
-    video = write_video(stand_in / "aborts.avi", moving_square_frames(5, size=(48, 64)))
+    video = write_video(stand_in / "aborts.mp4", moving_square_frames(5, size=(48, 64)))
     device = DeviceContext(cuda=None, context=None)  # the check comes before any CUDA call
     with caplog.at_level(logging.INFO, logger="trt_viewer.run.decoding"), \
             source_opener("nvdec", None, device)(str(video)) as source:
         assert source.decoder != "nvdec" and source.read() is not None
     assert [r.getMessage() for r in caplog.records] == [
-        f"decoding {video} on the CPU: NVDEC cannot decode aborts.avi: "
+        f"decoding {video} on the CPU: NVDEC cannot decode aborts.mp4: "
         "PyNvVideoCodec aborts on it (Codec not supported on this GPU, error 801)"]
 
 

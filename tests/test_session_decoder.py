@@ -20,7 +20,7 @@ from trt_viewer.run.session import source_info
 
 @pytest.fixture
 def video(tmp_path: Path) -> Path:
-    return write_video(tmp_path / "squares.avi", moving_square_frames(10, size=(96, 128)))
+    return write_video(tmp_path / "squares.mp4", moving_square_frames(10, size=(96, 128)))
 
 
 @pytest.fixture

@@ -26,8 +26,10 @@ def first_line(exc: BaseException, *, typed: bool = False) -> str:
 
     typed=True prefixes the type's name to errors that are not TrtViewerErrors: for those
     the message alone ("[Errno 28]...", "3") often does not say what went wrong."""
-    text = str(exc).strip()
-    line = text.splitlines()[0] if text else ""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    line = lines[0] if lines else ""
+    if line.endswith(":") and len(lines) > 1:  # "CreateFormatContext :" and the reason below it
+        line = f"{line} {lines[1]}"
     if typed and not isinstance(exc, TrtViewerError):
         return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
     return line or type(exc).__name__

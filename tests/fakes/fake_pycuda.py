@@ -315,6 +315,7 @@ def _make_driver(gpu: FakeGpu) -> types.ModuleType:
 
         def __init__(self, flags: int = 0) -> None:
             gpu.require_context("cuEventCreate")
+            self.flags = int(flags)
             self._timing = not int(flags) & event_flags.DISABLE_TIMING
             self._stream: Stream | None = None
             self._generation = 0

@@ -45,7 +45,7 @@ from trt_viewer.backends.trt.frame_buffer import (
     write_combined_setting,
 )
 from trt_viewer.backends.trt.gpu_letterbox import GpuLetterbox, GpuLetterboxUnavailable
-from trt_viewer.backends.trt.lanes import Lane, Streams, Ticket
+from trt_viewer.backends.trt.lanes import Lane, Streams, Ticket, blocking_sync_setting
 from trt_viewer.backends.trt.log import TrtMessages, create_logger
 from trt_viewer.backends.trt.modules import import_pycuda, require_tensorrt
 from trt_viewer.backends.trt.plan import read_engine_file
@@ -60,13 +60,15 @@ LOGGER = logging.getLogger(__name__)
 class TensorRTBackend(Backend):
     """lanes: frames in flight. copy_threads / write_combined: how raw frames are copied
     into page-locked memory for the GPU letterbox (frame_buffer.py; None: the default, or
-    TRT_VIEWER_COPY_THREADS / TRT_VIEWER_WRITE_COMBINED where set)."""
+    TRT_VIEWER_COPY_THREADS / TRT_VIEWER_WRITE_COMBINED where set). blocking_sync: the
+    wait for outputs sleeps instead of spinning (lanes.py; TRT_VIEWER_BLOCKING_SYNC)."""
 
     name = "tensorrt"
     capabilities = Capabilities(gpu_letterbox=True, gpu_timing=True)
 
     def __init__(self, path: Path, input_size: tuple[int, int] | None = None, device: int = 0,
-                 lanes: int = 2, copy_threads: int | None = None, write_combined: bool | None = None) -> None:
+                 lanes: int = 2, copy_threads: int | None = None, write_combined: bool | None = None,
+                 blocking_sync: bool | None = None) -> None:
         self.path = Path(path)
         self.version = require_tensorrt()
         import tensorrt as trt
@@ -85,6 +87,7 @@ class TensorRTBackend(Backend):
         self._closed = False
         self._copy_threads = copy_threads_setting(copy_threads)
         self._write_combined = write_combined_setting(write_combined)
+        self._blocking_sync = blocking_sync_setting(blocking_sync)
         self._handed_out: list[HostInput] = []
         self._frames_out: list[FrameBuffer] = []
         self._lanes: list[Lane] = []
@@ -144,7 +147,7 @@ class TensorRTBackend(Backend):
             shapes[t.name] = (actual, t.dtype)
         self._free_buffers()
         for _ in range(self.lanes):
-            self._lanes.append(Lane(self._ctx, shapes))
+            self._lanes.append(Lane(self._ctx, shapes, self._blocking_sync))
         self._shape = shape
         self.inputs = [self._input.spec()]
         self.outputs = [t.spec(shapes[t.name][0]) for t in self._tensors if not t.is_input]

@@ -36,11 +36,12 @@ from trt_viewer.run import nvdec_probe
 AHEAD = 8  # frames the decoder's thread keeps decoded
 POOL = 12  # frames of our own on the GPU: in flight, queued to be shown, and one being read
 HELD_TIMEOUT_S = 30.0
-# What `--decode auto` gives NVDEC: the codecs whose NVDEC decoding was checked against the
-# CPU's on a GPU (docs/performance.md). MPEG-4 Part 2 decoded there gave YOLOX-Nano boxes up
-# to 12.8 px off the CPU's, unexplained; HEVC, VP9 and Motion JPEG were not seen decoding.
-# `--decode nvdec` gives it whatever it takes.
-AUTO_CODECS = frozenset({"h264"})
+# What `--decode auto` gives NVDEC: the codecs whose NVDEC decoding was found byte for byte
+# FFmpeg's on a GPU (the H200, tests/test_gpu_nvdec.py). MPEG-4 Part 2 leaves the inverse
+# DCT's rounding to the decoder: NVDEC's frames drift a level from FFmpeg's, which moved
+# YOLOX-Nano boxes up to 12.8 px; AV1 was refused there. `--decode nvdec` gives it
+# whatever it takes.
+AUTO_CODECS = frozenset({"h264", "hevc", "vp9"})
 LENT_AT_CLOSE_S = 10.0  # close() waits while lent frames come back, at least one in this long
 
 
@@ -103,9 +104,13 @@ class NvdecSource(Source):
         self._closed = False
         self._opened = False
         name = Path(spec).name
-        if codecs is not None and (codec := container_codec(spec)) not in codecs:
+        codec = container_codec(spec)
+        if codecs is not None and codec not in codecs:
             raise NvdecUnavailable(f"{name} is {codec or 'of a codec OpenCV does not name'}, and automatic "
                                    f"decoding gives NVDEC {', '.join(sorted(codecs))} only (--decode nvdec tries it)")
+        if codec in FULL_RANGE_CODECS:
+            raise NvdecUnavailable(f"{name} is {codec}: its YUV is full-range (JPEG), and the GPU letterbox "
+                                   "converts video-range NV12")
         # A stream the decoder cannot take may abort the process from its own thread:
         # a child decodes the first frame first (run/nvdec_probe.py).
         why = nvdec_probe.why_not(spec, device.device)
@@ -283,9 +288,16 @@ class NvdecSource(Source):
                     pinned.free()
 
 
+# Motion JPEG is full-range YUV, which NVDEC hands over as it is; the NV12 kernel converts
+# video range as OpenCV's COLOR_YUV2BGR_NV12 does (on the H200 a cat found on the CPU's
+# frames was lost on NVDEC's).
+FULL_RANGE_CODECS = frozenset({"mjpg", "mjpeg", "jpeg", "avrn", "ljpg"})
+
 # The container's FourCC (as OpenCV reads it) to the codec names PyNvVideoCodec's metadata uses.
 FOURCC_CODECS = {"avc1": "h264", "avc3": "h264", "h264": "h264", "x264": "h264", "davc": "h264",
-                 "hvc1": "hevc", "hev1": "hevc", "hevc": "hevc", "h265": "hevc"}
+                 "hvc1": "hevc", "hev1": "hevc", "hevc": "hevc", "h265": "hevc",
+                 "vp90": "vp9", "vp09": "vp9", "av01": "av1",
+                 "fmp4": "mpeg4", "mp4v": "mpeg4", "xvid": "mpeg4", "divx": "mpeg4", "dx50": "mpeg4"}
 
 
 def container_codec(spec: str) -> str:

@@ -11,6 +11,7 @@ compute stream. All of this is driven from the backend's own thread.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,17 @@ from trt_viewer.errors import RunError
 # Events that order a frame's work; the rest only time it (recorded when timing is on).
 SYNC_EVENTS = ("uploaded", "computed", "done")
 TIMING_EVENTS = ("upload_start", "copied", "compute_start", "download_start")
+
+
+def blocking_sync_setting(stated: bool | None = None) -> bool:
+    """Whether the wait for a frame's outputs sleeps (BLOCKING_SYNC on its `done` event), the
+    default, or spins on a core as CUDA does by default; TRT_VIEWER_BLOCKING_SYNC=0 spins.
+    A core spinning for the whole of each frame's compute is a core FFmpeg's decoding
+    threads lacked: on the H200 with a 1 ms engine the pipeline decoding on the CPU went
+    from 0.80 to 0.93 of decoding alone, NVDEC's unchanged (docs/performance.md)."""
+    if stated is not None:
+        return stated
+    return os.environ.get("TRT_VIEWER_BLOCKING_SYNC", "1").strip().lower() not in ("0", "false", "no")
 
 
 class Streams:
@@ -45,12 +57,15 @@ class Lane:
     """One frame's I/O buffers (pinned host + device per tensor), the device buffer its raw
     frame is copied into for GPU preprocessing (grown on demand), and its events."""
 
-    def __init__(self, ctx: CudaContext, shapes: dict[str, tuple[tuple[int, ...], np.dtype]]) -> None:
+    def __init__(self, ctx: CudaContext, shapes: dict[str, tuple[tuple[int, ...], np.dtype]],
+                 blocking_sync: bool = False) -> None:
         self.ctx = ctx
         self.buffers = BufferSet(ctx, shapes)
         cuda = ctx.cuda
         try:
             self.events = {name: cuda.Event() for name in SYNC_EVENTS + TIMING_EVENTS}
+            if blocking_sync:  # the one the host waits on
+                self.events["done"] = cuda.Event(cuda.event_flags.BLOCKING_SYNC)
         except BaseException:
             self.buffers.free()
             raise
