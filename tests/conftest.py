@@ -124,3 +124,16 @@ def nvdec_check_in_this_process(request: pytest.FixtureRequest, monkeypatch: pyt
         return nvdec_check.first_frame(module, spec, gpu)
 
     monkeypatch.setattr(nvdec_probe, "ask_child", in_process)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A wait that timed out prints every thread's stack: a run stuck somewhere under
+    load (a CI machine of 2 cores) says where, which a rerun that passes never does."""
+    outcome = yield
+    if call.when == "call" and call.excinfo is not None and "Timeout" in call.excinfo.typename:
+        import faulthandler
+        import sys
+        print(f"\n--- threads when {item.nodeid} timed out ---", file=sys.stderr, flush=True)
+        faulthandler.dump_traceback(sys.stderr, all_threads=True)
+    del outcome
