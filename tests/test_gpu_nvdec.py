@@ -137,6 +137,33 @@ def test_the_nv12_kernel_equals_its_emulation(nvc: Any, device: DeviceContext, v
     assert np.array_equal(got, emulated)
 
 
+def test_the_view_is_scaled_on_the_gpu_as_opencv_scales_the_whole_frame(nvc: Any, device: DeviceContext,
+                                                                         video: Path) -> None:
+    """The viewer's picture, scaled from NV12 on the GPU, equals the whole frame downloaded,
+    converted and scaled by OpenCV (the CPU path the viewer took before), at window sizes
+    below and above the frame's."""
+    from trt_viewer.run.nvdec import NvdecSource
+
+    sizes = [(960, 540), (1280, 720), (737, 415), (301, 169), (2560, 1440)]
+    differing: dict[tuple[int, int], int] = {}
+    with NvdecSource(str(video), device) as source:
+        for _ in range(3):
+            frame = source.read()
+            assert frame is not None
+            try:
+                scaled = [frame.scaled(wh) for wh in sizes]  # the frame still only on the GPU
+                whole = frame.host_image()
+            finally:
+                frame.settle(False)
+            for wh, got in zip(sizes, scaled, strict=True):
+                want = cv2.resize(whole, wh, interpolation=cv2.INTER_LINEAR)
+                assert got.shape == want.shape
+                differing[wh] = differing.get(wh, 0) + int((got != want).sum())
+        assert source.view_downloads == 3 * len(sizes) and source.downloads == 3
+    print(f"values differing from OpenCV per size: {differing}")
+    assert all(n == 0 for n in differing.values())
+
+
 @pytest.fixture
 def memory(cuda: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[RealCudaMemory]:
     dev = cuda.Device(0)

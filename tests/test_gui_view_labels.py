@@ -12,6 +12,7 @@ from PySide6.QtCore import QRectF
 
 from trt_viewer.core.detections import Detections
 from trt_viewer.core.drawing import DEFAULT_STYLE, FONT, DrawStyle, class_colour, draw_detections, layout_detections
+from trt_viewer.core.sources import Frame
 from trt_viewer.gui import actions as actions_module
 from trt_viewer.gui.frames import FramePacket, render_annotated
 from trt_viewer.gui.view import VideoView
@@ -198,12 +199,7 @@ def _packet(labels: list[str], window) -> FramePacket:
     boxes = found(*[(10 + 20 * i, 10, 30 + 20 * i, 40, 0.9, c) for i, c in enumerate(ids)])
     frame = np.zeros((64, 96, 3), np.uint8)
     width, height, ratio = window.shell.view.device_size()
-    return FramePacket.of(_Frame(frame), boxes, NAMES, labels, (width, height, ratio))
-
-
-class _Frame:
-    def __init__(self, image: np.ndarray) -> None:
-        self.image, self.index, self.name, self.timestamp = image, 7, "f", 0.0
+    return FramePacket.of(Frame(7, frame, "f", 0.0), boxes, NAMES, labels, (width, height, ratio))
 
 
 def _stats(frame_counts: dict[str, int], totals: dict[str, int]) -> dict:

@@ -23,8 +23,8 @@ from modelgen import moving_square_frames, write_video
 
 from trt_viewer.backends import open_backend
 from trt_viewer.backends.base import STREAM_NON_BLOCKING
+from trt_viewer.backends.trt import gpu_letterbox
 from trt_viewer.core.sources import NO_PIXELS, open_source
-from trt_viewer.errors import InputError
 from trt_viewer.run import nvdec, nvdec_probe
 from trt_viewer.run.decode_process import ProcessSource
 from trt_viewer.run.detector import Detector
@@ -60,27 +60,28 @@ def reference(video: Path) -> list[np.ndarray]:
     return out
 
 
-def test_close_waits_for_lent_frames_and_a_frame_too_late_gets_one_line(nvc: Any, device: Any, gpu: FakeGpu,
-                                                                        video: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """A frame lent to a writer's thread still gets its pixels when the source closes first
-    (close waits for it); one never given back gets a one-line error, not freed memory."""
+def test_close_fetches_the_frames_still_lent_and_never_waits_for_a_holder(nvc: Any, device: Any, gpu: FakeGpu,
+                                                                          video: Path) -> None:
+    """A frame lent to a writer's queue, or held by the viewer's frame on screen, still has
+    its pixels once the source closed first: close() fetches them from the pool before
+    freeing it, instead of waiting for holders that may never come back."""
     expected = reference(video)
     source = NvdecSource(str(video), device)
-    lent = source.read()
-    assert lent is not None
+    written, shown, unseen = source.read(), source.read(), source.read()
+    assert written is not None and shown is not None and unseen is not None
+    shown.hold()  # the viewer's packet and the player both hold it
+    unseen.settle(False)  # settled before close: nothing to fetch
     with ThreadPoolExecutor(1) as writer:
-        late = writer.submit(lambda: (time.sleep(0.3), lent.settle(True)))
-        source.close()  # waits for the writer to settle the frame
+        late = writer.submit(lambda: (time.sleep(0.3), written.settle(True)))
+        t0 = time.perf_counter()
+        source.close()
+        took = time.perf_counter() - t0
         late.result()
-    assert np.array_equal(lent.image, expected[0]) and source.downloads == 1
-    monkeypatch.setattr(nvdec, "LENT_AT_CLOSE_S", 0.05)
-    source = NvdecSource(str(video), device)
-    never = source.read()
-    assert never is not None
-    source.close()
-    with pytest.raises(InputError, match="was closed before frame"):
-        never.settle(True)
+    assert took < 0.25  # it did not wait for the writer
+    assert np.array_equal(written.image, expected[0]) and np.array_equal(shown.image, expected[1])
+    assert source.downloads == 2 and gpu.used == 0 and not written.lent and not shown.lent
+    shown.settle(False)  # the holders settle afterwards: nothing left to give back
+    assert np.array_equal(shown.host_image(), expected[1])
 
 
 def test_frames_stay_on_the_gpu_until_their_pixels_are_asked_for(nvc: Any, device: Any, gpu: FakeGpu,
@@ -102,6 +103,25 @@ def test_frames_stay_on_the_gpu_until_their_pixels_are_asked_for(nvc: Any, devic
             rest.append(f.index)
             f.settle(False)
         assert rest == list(range(2, 30)) and source.end_reason == "ended" and source.read() is None
+
+
+def test_a_view_sized_picture_is_scaled_on_the_gpu_unless_it_is_larger_than_the_frame(
+        nvc: Any, device: Any, gpu: FakeGpu, video: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gpu.nvcc = True
+    monkeypatch.setattr(gpu_letterbox, "_compiled", {})
+    expected = reference(video)
+    with NvdecSource(str(video), device) as source:
+        frame = source.read()
+        assert frame is not None
+        small = frame.scaled((67, 50))  # a window smaller than the frame: the kernel, then 67x50x3 bytes
+        assert gpu.launches == ["scale_nv12_bgr"] and (source.view_downloads, source.downloads) == (1, 0)
+        assert np.array_equal(small, cv2.resize(expected[0], (67, 50), interpolation=cv2.INTER_LINEAR))
+        large = frame.scaled((256, 192))  # larger: its BGR is more than the frame's NV12, so the frame comes
+        assert gpu.launches == ["scale_nv12_bgr"] and (source.view_downloads, source.downloads) == (1, 1)
+        assert np.array_equal(large, cv2.resize(expected[0], (256, 192), interpolation=cv2.INTER_LINEAR))
+        assert frame.image is NO_PIXELS  # neither left the whole frame with it
+        frame.settle(False)
+    assert gpu.used == 0  # the scaling buffers too
 
 
 def test_a_frame_held_keeps_its_pixels_while_the_decoder_reuses_its_memory(nvc: Any, device: Any,
@@ -214,9 +234,11 @@ def test_a_run_that_draws_gets_the_pixels_once_per_frame(nvc: Any, gpu: FakeGpu,
     results = play(engine, video, "nvdec", pixels="lend")
     downloads = [c for c in gpu.calls[before:] if c.name.startswith("memcpy_dtoh") and c.nbytes == 96 * 128 * 3 // 2]
     # Fetched in the writer's thread (the context pushed there), not in the Player's, which
-    # has the next frame to submit.
-    threads = {c.thread for c in downloads}
-    assert len(downloads) == 30 and len(threads) == 1 and threading.get_ident() not in threads
+    # has the next frame to submit; only frames still queued when the source closes are
+    # fetched by the closing thread (at most the pool).
+    in_player = sum(1 for c in downloads if c.thread == threading.get_ident())
+    assert len(downloads) == 30 and len({c.thread for c in downloads}) <= 2 and in_player <= nvdec.POOL
+    assert in_player < 30
     # Into page-locked memory, asynchronously on a non-blocking stream: a synchronous copy
     # would run on the legacy stream and wait for the engine's work in flight.
     assert all(c.name == "memcpy_dtoh_async" and c.pinned for c in downloads)
@@ -325,31 +347,21 @@ def test_automatic_decoding_gives_nvdec_the_codecs_checked_on_a_gpu_only(nvc: An
     assert len(play(engine, video, "nvdec")) == 30 and nvc.decoded == 31  # the check's frame, then 30
 
 
-def test_a_ctrl_c_while_close_waits_for_lent_frames_still_frees_everything(nvc: Any, device: Any, gpu: FakeGpu,
-                                                                           video: Path) -> None:
+def test_a_ctrl_c_while_close_fetches_lent_frames_still_frees_everything(nvc: Any, device: Any, gpu: FakeGpu,
+                                                                         video: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     source = NvdecSource(str(video), device)
     lent = source.read()
     assert lent is not None and gpu.used > 0
 
-    class Interrupted:  # the wait for the lent frame, cut short by a second Ctrl+C
-        def __enter__(self) -> None:
-            pass
+    def interrupted(k: int) -> np.ndarray:  # the download of the lent frame, cut short by a second Ctrl+C
+        raise KeyboardInterrupt
 
-        def __exit__(self, *exc: object) -> None:
-            pass
-
-        def wait(self, timeout: float) -> bool:
-            raise KeyboardInterrupt
-
-        def notify_all(self) -> None:
-            pass
-
-    source._back = Interrupted()  # type: ignore[assignment]
+    monkeypatch.setattr(source, "download", interrupted)
     with pytest.raises(KeyboardInterrupt):
         source.close()
     assert gpu.used == 0  # the pool, the page-locked buffers and the decoder are gone all the same
-    with pytest.raises(InputError, match="was closed before frame"):
-        lent.settle(True)
+    assert not lent.lent and lent.image is NO_PIXELS  # given back, with no pixels: nothing to read freed memory
 
 
 def test_the_container_names_the_codec_without_a_decoder(tmp_path: Path, video: Path) -> None:

@@ -106,7 +106,19 @@ def _letterbox(dtype: Any, nv12: bool = False) -> Callable[..., None]:
     return emulate
 
 
+def _scale_nv12_bgr(gpu: Any, grid: tuple[int, ...], block: tuple[int, ...], args: tuple[Any, ...]) -> None:
+    """scale_nv12_bgr: the frame converted, then resized as cv2.resize INTER_LINEAR, as HxWx3 rows."""
+    y_ptr, uv_ptr, dst, scale_x, scale_y = args[:5]
+    src_h, src_w, out_h, out_w, y_pitch, uv_pitch = (int(a) for a in args[5:])
+    if grid[0] * block[0] < out_w or grid[1] * block[1] < out_h:
+        raise AssertionError("the launch grid does not cover the picture")
+    image = _read_nv12(gpu, int(y_ptr), int(uv_ptr), src_h, src_w, y_pitch, uv_pitch)
+    scaled = resize_linear(image, out_h, out_w, float(scale_x), float(scale_y)).astype(np.uint8)
+    gpu.write(int(dst), scaled.tobytes())
+
+
 KERNELS: dict[str, Callable[..., None]] = {
+    "scale_nv12_bgr": _scale_nv12_bgr,
     "letterbox_f32": _letterbox(np.float32),
     "letterbox_f16": _letterbox(np.float16),
     "letterbox_u8": _letterbox(np.uint8),

@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import stat
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,11 @@ class Lender(Protocol):
     def pixels(self) -> np.ndarray:
         """The frame as host BGR pixels of its own (a copy, or a download from the GPU)."""
 
+    def scaled(self, wh: tuple[int, int]) -> np.ndarray:
+        """The frame as host BGR pixels scaled to wh (width, height) as cv2.resize
+        INTER_LINEAR scales them, made where the frame is (a viewer's picture: on the GPU
+        only the scaled picture crosses to the host)."""
+
     def give_back(self) -> None:
         """The decoder may reuse the memory."""
 
@@ -59,6 +65,10 @@ class Frame:
     lender: Lender | None = field(default=None, repr=False)
     hw: tuple[int, int] = (0, 0)  # (H, W), kept when the pixels are dropped
     _fetched: bool = field(default=False, repr=False, compare=False)  # pixels came from the lender
+    _holders: int = field(default=1, repr=False, compare=False)  # who settles it before the lender goes back
+    # The lender and the pixels change under this: a viewer's thread may fetch the frame
+    # on screen while the player's thread settles it.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.hw == (0, 0):
@@ -67,18 +77,67 @@ class Frame:
     def host_image(self) -> np.ndarray:
         """The pixels on the host, fetched from the decoder's memory if they are still
         there only (a frame decoded on the GPU, for a buffer that takes host pixels)."""
+        with self._lock:
+            return self._fetch()
+
+    def _fetch(self) -> np.ndarray:
         if self.lender is not None and self.image is NO_PIXELS:
             self.image = self.lender.pixels()  # a copy of its own: settle() keeps it as is
             self._fetched = True
         return self.image
 
+    def scaled(self, wh: tuple[int, int]) -> np.ndarray:
+        """The pixels scaled to wh (width, height) with cv2.resize INTER_LINEAR: by the
+        lender where they are still only in the decoder's memory (a frame on the GPU: no
+        full-size copy to the host), else from the host pixels (the frame itself at its own
+        size). Empty for a frame settled without its pixels."""
+        with self._lock:
+            if self.lender is not None and self.image is NO_PIXELS:
+                return self.lender.scaled(wh)
+            image = self.image
+        h, w = image.shape[:2]
+        if (w, h) == wh or image.size == 0:
+            return image
+        return cv2.resize(image, wh, interpolation=cv2.INTER_LINEAR)
+
+    def hold(self) -> Frame:
+        """One more holder of the decoder's memory (the viewer's frame on screen, while the
+        player keeps the same frame): the memory goes back when every holder has settled."""
+        with self._lock:
+            if self.lender is not None:
+                self._holders += 1
+        return self
+
+    @property
+    def lent(self) -> bool:
+        """Whether the frame still holds its decoder's memory."""
+        return self.lender is not None
+
     def settle(self, keep_pixels: bool = True) -> None:
         """Done with the decoder's memory (the model has the frame): the pixels become the
-        frame's own where kept, else are dropped, and the memory goes back to the decoder.
-        Runs in the thread that reads (a download from the GPU needs its context)."""
+        frame's own where kept, else are dropped, and the memory goes back to the decoder
+        once no other holder has it (hold()). Runs in the thread that reads, or any thread
+        where the lender pushes its own context (a download from the GPU needs it)."""
+        with self._lock:
+            if self.lender is None:
+                return
+            if self._holders > 1:  # another holder goes on with it: only this one is done
+                self._holders -= 1
+                if keep_pixels:
+                    self._fetch()
+                return
+            self._give_back(keep_pixels)
+
+    def detach(self) -> None:
+        """The decoder is closing: the pixels are fetched for every holder there still is,
+        and the memory goes back now."""
+        with self._lock:
+            if self.lender is not None:
+                self._give_back(True)
+
+    def _give_back(self, keep_pixels: bool) -> None:
         lender, self.lender = self.lender, None
-        if lender is None:
-            return
+        assert lender is not None
         try:
             if not keep_pixels:
                 self.image = NO_PIXELS

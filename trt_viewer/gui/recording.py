@@ -48,6 +48,7 @@ class Outputs:
 
     def write(self, result: Result) -> None:
         for kind, recorder in list(self._open.items()):
+            result.frame.hold()  # the recorder settles the frame once written (or refused)
             try:
                 recorder.write(result)
             except Exception as exc:

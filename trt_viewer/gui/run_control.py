@@ -57,12 +57,23 @@ class RunControl(QObject):
         self._factory = worker_factory
         self.worker: Worker | None = None
         self.state = "stopped"
-        self.packet: FramePacket | None = None  # the last frame shown; it stays after the run
+        self._packet: FramePacket | None = None  # the last frame shown; it stays after the run
         self.source_info: SourceInfo | None = None  # the current run's, once it reports it
         self._source: str | None = None  # the source of the last run launched
         self._retiring: list[Worker] = []
         self._pending: RunSpec | None = None
         self._closing = False
+
+    @property
+    def packet(self) -> FramePacket | None:
+        """The last frame shown; it stays after the run."""
+        return self._packet
+
+    @packet.setter
+    def packet(self, packet: FramePacket | None) -> None:
+        old, self._packet = self._packet, packet
+        if old is not None and old is not packet:
+            old.release()  # a frame it held on the GPU goes back to its decoder
 
     @property
     def busy(self) -> bool:
@@ -279,7 +290,10 @@ class RunControl(QObject):
     # ======================================================================== worker reports
     def _on_frame(self, worker: Worker) -> None:
         packet = worker.slot.take()
-        if packet is None or worker is not self.worker:
+        if packet is None:
+            return
+        if worker is not self.worker:
+            packet.release()
             return
         self.packet = packet
         self.frameReady.emit(packet)

@@ -49,14 +49,17 @@ class Worker(QThread):
         super().__init__(parent)
         self.setObjectName("trt-viewer-worker")
         self.spec = spec
-        self.slot: LatestSlot[FramePacket] = LatestSlot()
+        self.slot: LatestSlot[FramePacket] = LatestSlot(drop=FramePacket.release)
         self._backend_opener = backend_opener
         self._source_opener = source_opener  # None: the decoder spec.decode names (tests pass their own sources)
         self._view = (0, 0, 1.0)  # the view's size in device pixels, and its pixel ratio
         self._style = DEFAULT_STYLE  # how boxes and labels are drawn: the view, snapshots, recordings
         self._reports = _Reports(self)
+        # pixels="view": a frame decoded on the GPU stays there, held by the packet on
+        # screen; the view gets it scaled on the GPU (FramePacket.of).
         options = PlayOptions(paused=spec.start_paused, loop=spec.loop, realtime=spec.realtime,
-                              image_seconds=spec.image_seconds, tracking=spec.tracking, decode=spec.decode)
+                              image_seconds=spec.image_seconds, tracking=spec.tracking, decode=spec.decode,
+                              pixels="view")
         self.player = Player(self._reports, options, config=spec.config, preset=spec.preset)
         self.outputs = Outputs(self.outputChanged.emit, self.error.emit)
 

@@ -39,6 +39,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from trt_viewer.core.sources import IMAGE_EXTENSIONS, URL_PATTERN, CaptureSource, Frame, Source, open_source
@@ -227,6 +228,9 @@ class _Slot:
 
     def pixels(self) -> np.ndarray:
         return np.array(self.view)
+
+    def scaled(self, wh: tuple[int, int]) -> np.ndarray:
+        return cv2.resize(self.view, wh, interpolation=cv2.INTER_LINEAR)  # a new array: the slot stays the ring's
 
     def give_back(self) -> None:
         self.view = np.empty(0, np.uint8)

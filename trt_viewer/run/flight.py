@@ -36,6 +36,9 @@ class Result:
         self.frame.settle(False)
 
 
+PIXELS = ("keep", "drop", "lend", "view")
+
+
 class InFlight:
     """Frames handed to the backend and not yet collected, oldest first.
 
@@ -50,9 +53,10 @@ class InFlight:
         self.detector = detector
         self.reader = reader
         # What becomes of a decoder's frame after the model (PlayOptions.pixels): kept as a
-        # copy, dropped, or left lent for the listener to settle.
-        if pixels not in ("keep", "drop", "lend"):
-            raise ValueError(f"pixels must be keep, drop or lend, not {pixels!r}")
+        # copy, dropped, left lent for the listener to settle, or ("view") left lent where
+        # it is on the GPU and kept as a copy otherwise.
+        if pixels not in PIXELS:
+            raise ValueError(f"pixels must be one of {', '.join(PIXELS)}, not {pixels!r}")
         self.pixels = pixels
         self._pending: deque[tuple[Prepared, Ticket, float]] = deque()
 
@@ -84,7 +88,10 @@ class InFlight:
             # The model is done with the frame: the decoder gets its memory back (or, lent,
             # once the listener is done with it: a frame on the GPU is then fetched in the
             # listener's thread, not in this one, which has the next frame to submit).
-            if self.pixels != "lend":
+            if self.pixels == "view":
+                if item.frame.device is None:
+                    item.frame.settle(True)
+            elif self.pixels != "lend":
                 item.frame.settle(self.pixels == "keep")
         t1 = time.perf_counter()
         detections = self.detector.postprocess(outputs, item.ratio, item.frame.hw)

@@ -11,7 +11,9 @@ and hands over NV12 frames whose memory it reuses a few frames later, so each fr
 copied on the GPU (3 MB at 1080p, microseconds) into a pool of our own, on the stream
 the decoder works on, and lent from there until the frame is settled
 (core.sources.Frame.settle). Pixels come to the host only where something looks at them
-(the viewer, a video written): `downloads` counts those copies.
+(a video written, a snapshot): `downloads` counts those copies. The viewer's picture is
+scaled on the GPU first (backends/trt/gpu_letterbox.GpuScaler), so only a view-sized
+picture crosses per frame shown (`view_downloads`).
 
 Where NVDEC cannot decode a file (no PyNvVideoCodec, no driver support, a codec, profile
 or pixel format it does not take) NvdecUnavailable says why, and run.decoding falls back
@@ -20,7 +22,9 @@ to decoding on the CPU.
 
 from __future__ import annotations
 
+import logging
 import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +46,8 @@ HELD_TIMEOUT_S = 30.0
 # YOLOX-Nano boxes up to 12.8 px; AV1 was refused there. `--decode nvdec` gives it
 # whatever it takes.
 AUTO_CODECS = frozenset({"h264", "hevc", "vp9"})
-LENT_AT_CLOSE_S = 10.0  # close() waits while lent frames come back, at least one in this long
+
+log = logging.getLogger(__name__)
 
 
 class NvdecUnavailable(Exception):
@@ -76,6 +81,9 @@ class _PoolFrame:
     def pixels(self) -> np.ndarray:
         return self.source.download(self.k)
 
+    def scaled(self, wh: tuple[int, int]) -> np.ndarray:
+        return self.source.download_scaled(self.k, wh)
+
     def give_back(self) -> None:
         self.source.give_back(self.k)
 
@@ -95,7 +103,11 @@ class NvdecSource(Source):
         self._decoder: Any = None
         self._pool: list[Any] = []
         self.downloads = 0  # frames copied to the host
+        self.view_downloads = 0  # frames scaled on the GPU, then copied to the host (the viewer's)
         self._free: list[int] = []
+        self._lent: dict[int, weakref.ref[Frame]] = {}  # slot -> the frame it is lent to
+        self._scaler: Any = None  # GpuScaler, made on the first scaled picture; False: none here
+        self._view: tuple[tuple[int, int], Any, np.ndarray] | None = None  # (w, h), device and host buffers
         self._host: list[np.ndarray | None] = [None] * POOL  # page-locked, per slot, made on first download
         self._back = threading.Condition()
         self._io = threading.Lock()  # a download against close()
@@ -180,6 +192,8 @@ class NvdecSource(Source):
         image = DeviceImage(base, base + h * w, w, w, self.hw)
         stamp = self._index / self.fps if self.fps else 0.0
         frame = Frame(self._index, NO_PIXELS, self.spec, stamp, device=image, lender=_PoolFrame(self, k), hw=self.hw)
+        with self._back:
+            self._lent[k] = weakref.ref(frame)
         self._index += 1
         self.frames_read += 1
         return frame
@@ -213,6 +227,7 @@ class NvdecSource(Source):
 
     def give_back(self, k: int) -> None:
         with self._back:
+            self._lent.pop(k, None)
             self._free.append(k)
             self._back.notify_all()
 
@@ -238,6 +253,61 @@ class NvdecSource(Source):
             self.downloads += 1
             return cv2.cvtColor(host.reshape(h * 3 // 2, w), cv2.COLOR_YUV2BGR_NV12)
 
+    def download_scaled(self, k: int, wh: tuple[int, int]) -> np.ndarray:
+        """The frame in slot k scaled to wh (width, height) as host BGR pixels: scaled on
+        the GPU, so only the scaled picture is copied (the viewer's, per frame shown).
+        A picture larger than the frame (a window above its size), or one where the kernel
+        cannot run (no nvcc), comes from the whole frame copied and scaled on the CPU: its
+        BGR would be more to copy than the frame's NV12 (on the H200, 2560x1440 from
+        1080p took 1.5 ms that way against 1.2 ms: docs/performance.md)."""
+        w, h = wh
+        fh, fw = self.hw
+        with self._io:
+            if self._closed:
+                raise InputError(f"{self.spec} was closed before frame {k} of its GPU pool was fetched")
+            with self._device.current():
+                scaler = self._gpu_scaler() if w * h <= fw * fh else None
+                if scaler is not None:
+                    device, host = self._view_buffers(wh)
+                    base = int(self._pool[k])
+                    scaler.launch(DeviceImage(base, base + fh * fw, fw, fw, self.hw), device, (h, w),
+                                  self._download_stream)
+                    self._cuda.memcpy_dtoh_async(host, device, self._download_stream)
+                    self._download_stream.synchronize()
+                    self.view_downloads += 1
+                    picture: np.ndarray = host.reshape(h, w, 3).copy()
+                    return picture
+        return cv2.resize(self.download(k), wh, interpolation=cv2.INTER_LINEAR)
+
+    def _gpu_scaler(self) -> Any:
+        """The scaling kernel in this context, loaded once; None where it cannot be (said once)."""
+        if self._scaler is None:
+            from trt_viewer.backends.trt.gpu_letterbox import GpuLetterboxUnavailable, GpuScaler
+
+            try:
+                capability = self._cuda.Context.get_device().compute_capability()
+                self._scaler = GpuScaler(self._cuda, capability)
+            except GpuLetterboxUnavailable as exc:
+                log.info("the viewer's frames from NVDEC are scaled on the CPU: %s", exc)
+                self._scaler = False
+        return self._scaler or None
+
+    def _view_buffers(self, wh: tuple[int, int]) -> tuple[Any, np.ndarray]:
+        """A device buffer and a page-locked host buffer for pictures of this size (made
+        again when the view's size changes)."""
+        if self._view is None or self._view[0] != wh:
+            self._free_view()
+            nbytes = wh[0] * wh[1] * 3
+            self._view = (wh, self._cuda.mem_alloc(nbytes), self._cuda.pagelocked_empty(nbytes, np.uint8))
+        return self._view[1], self._view[2]
+
+    def _free_view(self) -> None:
+        view, self._view = self._view, None
+        if view is not None:
+            view[1].free()
+            pinned: Any = view[2].base  # pycuda's PagelockedHostAllocation
+            pinned.free()
+
     def seek(self, index: int) -> None:
         if not self.seekable:
             super().seek(index)
@@ -252,18 +322,15 @@ class NvdecSource(Source):
         if self._closed:
             return
         try:
-            # Frames lent to a listener (a video being written) come back once written:
-            # their pixels are fetched from this pool, so it waits for them as long as they
-            # keep coming back; a listener stuck for LENT_AT_CLOSE_S gets a one-line error
-            # for the frames it still has, not freed memory.
-            if self._opened:
-                with self._back:
-                    while len(self._free) < POOL:
-                        before = len(self._free)
-                        self._back.wait(LENT_AT_CLOSE_S)  # give_back() notifies
-                        if len(self._free) == before:
-                            break
-        finally:  # a Ctrl+C in the wait still frees everything
+            # Frames still lent (to a writer's queue, to the viewer's frame on screen) get
+            # their pixels now, from this pool, before it goes: whoever holds one goes on
+            # with host pixels, and close() never waits on a holder.
+            with self._back:
+                lent = [ref() for ref in self._lent.values()]
+            for frame in lent:
+                if frame is not None:
+                    frame.detach()
+        finally:  # a Ctrl+C in a download still frees everything
             self._release()
 
     def _release(self) -> None:
@@ -272,7 +339,11 @@ class NvdecSource(Source):
         decoder, self._decoder = self._decoder, None
         pool, self._pool = self._pool, []
         self._pending = None
+        scaler, self._scaler = self._scaler, None
         with self._device.current():
+            if scaler:
+                scaler.close()
+            self._free_view()
             if decoder is not None:
                 try:
                     decoder.end()  # stops its thread before the memory goes

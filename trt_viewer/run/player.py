@@ -68,7 +68,9 @@ class PlayOptions:
     # "keep" copies them for the frame (the viewer shows and redraws it), "drop" lets them
     # go (a run writing detections only), "lend" leaves the frame holding the decoder's
     # memory: the listener settles each result's frame, in its own thread, once done (a
-    # run drawing into a video, with no copy).
+    # run drawing into a video, with no copy). "view" (a viewer): a frame on the GPU stays
+    # there while it is the current one, and the listener holds it (Frame.hold) for as
+    # long as it shows it; other frames are kept as with "keep".
     pixels: str = "keep"
 
 
@@ -188,6 +190,7 @@ class Player:
         self._stats_pending = False  # frames shown since the figures were last reported
         self._clock: tuple[float, float] | None = None  # (wall time, frame timestamp)
         self._redo_buffer: Any = None
+        self._holds_current = False  # pixels="view": the current frame holds its decoder's memory
         self._retry_at: float | None = None  # monotonic time of the next automatic reconnect
         self._retries = 0
         self.tracking: Tracking | None = None
@@ -462,8 +465,11 @@ class Player:
         except BaseException:
             source.close()
             raise
-        pixels = "keep" if self.options.interactive else self.options.pixels  # a viewer redraws what it shows
+        pixels = self.options.pixels
+        if self.options.interactive and pixels != "view":
+            pixels = "keep"  # a viewer redraws what it shows
         self._flight = InFlight(self.detector, reader, pixels=pixels)
+        self._holds_current = pixels == "view"
         if self.source_info is None:
             self.source_info = source_info(source)
             if self.options.tracking is not None:
@@ -553,7 +559,9 @@ class Player:
         if self.tracking is not None:
             result = self.tracking.apply(result)
         self.frames += 1
-        self._current = result
+        previous, self._current = self._current, result
+        if self._holds_current and previous is not None and previous.frame is not result.frame:
+            previous.frame.settle(False)  # the player's hold; a viewer may still hold it
         self._count(result.detections)
         self._meter.tick()
         self.listener.result(result)
@@ -584,7 +592,7 @@ class Player:
         if self._redo_buffer is None:
             self._redo_buffer = self.detector.allocate_input()
         t0 = time.perf_counter()
-        detections = self.detector.detect(frame.image, self._redo_buffer)
+        detections = self.detector.detect(frame.host_image(), self._redo_buffer)
         shown = self._current
         if self.tracking is not None and shown.detections.tracked:
             detections = self.tracking.redone(shown, detections)  # the ids stay on what is shown

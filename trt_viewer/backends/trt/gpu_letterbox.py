@@ -110,6 +110,35 @@ struct Nv12 {
     }
 };
 
+// cv::resize INTER_LINEAR of the frame at output pixel (x, y), in BGR.
+template <typename Src>
+__device__ __forceinline__ void sample(const Src src, int x, int y, double scale_x, double scale_y,
+                                       int src_h, int src_w, int bgr[3]) {
+    int sx, sy;
+    float fx, fy;
+    source_of(x, scale_x, sx, fx);
+    if (sx < 0) { fx = 0.f; sx = 0; }
+    if (sx >= src_w - 1) { fx = 0.f; sx = src_w - 1; }
+    const int sx1 = min(sx + 1, src_w - 1);
+    const int a0 = __float2int_rn(__fmul_rn(__fsub_rn(1.f, fx), 2048.f));
+    const int a1 = __float2int_rn(__fmul_rn(fx, 2048.f));
+    source_of(y, scale_y, sy, fy);
+    const int b0 = __float2int_rn(__fmul_rn(__fsub_rn(1.f, fy), 2048.f));
+    const int b1 = __float2int_rn(__fmul_rn(fy, 2048.f));
+    const int y0 = min(max(sy, 0), src_h - 1);
+    const int y1 = min(max(sy + 1, 0), src_h - 1);
+    int p00[3], p01[3], p10[3], p11[3];
+    src.at(sx, y0, p00); src.at(sx1, y0, p01);
+    src.at(sx, y1, p10); src.at(sx1, y1, p11);
+    #pragma unroll
+    for (int c = 0; c < 3; ++c) {
+        const int h0 = p00[c] * a0 + p01[c] * a1;
+        const int h1 = p10[c] * a0 + p11[c] * a1;
+        const int v = ((((h0 >> 4) * b0) >> 16) + (((h1 >> 4) * b1) >> 16) + 2) >> 2;
+        bgr[c] = min(max(v, 0), 255);
+    }
+}
+
 template <typename T, typename Src>
 __device__ void letterbox(const Src src, T* __restrict__ dst,
                           double scale_x, double scale_y,
@@ -120,31 +149,7 @@ __device__ void letterbox(const Src src, T* __restrict__ dst,
     const int y = blockIdx.y * blockDim.y + threadIdx.y;
     if (x >= out_w || y >= out_h) return;
     int bgr[3] = {PAD, PAD, PAD};
-    if (x < new_w && y < new_h) {
-        int sx, sy;
-        float fx, fy;
-        source_of(x, scale_x, sx, fx);
-        if (sx < 0) { fx = 0.f; sx = 0; }
-        if (sx >= src_w - 1) { fx = 0.f; sx = src_w - 1; }
-        const int sx1 = min(sx + 1, src_w - 1);
-        const int a0 = __float2int_rn(__fmul_rn(__fsub_rn(1.f, fx), 2048.f));
-        const int a1 = __float2int_rn(__fmul_rn(fx, 2048.f));
-        source_of(y, scale_y, sy, fy);
-        const int b0 = __float2int_rn(__fmul_rn(__fsub_rn(1.f, fy), 2048.f));
-        const int b1 = __float2int_rn(__fmul_rn(fy, 2048.f));
-        const int y0 = min(max(sy, 0), src_h - 1);
-        const int y1 = min(max(sy + 1, 0), src_h - 1);
-        int p00[3], p01[3], p10[3], p11[3];
-        src.at(sx, y0, p00); src.at(sx1, y0, p01);
-        src.at(sx, y1, p10); src.at(sx1, y1, p11);
-        #pragma unroll
-        for (int c = 0; c < 3; ++c) {
-            const int h0 = p00[c] * a0 + p01[c] * a1;
-            const int h1 = p10[c] * a0 + p11[c] * a1;
-            const int v = ((((h0 >> 4) * b0) >> 16) + (((h1 >> 4) * b1) >> 16) + 2) >> 2;
-            bgr[c] = min(max(v, 0), 255);
-        }
-    }
+    if (x < new_w && y < new_h) sample(src, x, y, scale_x, scale_y, src_h, src_w, bgr);
     const size_t plane = (size_t)out_h * out_w;
     const size_t at = (size_t)y * out_w + x;
     const float s[3] = {s0, s1, s2};
@@ -173,6 +178,21 @@ extern "C" __global__ void letterbox_nv12_f32(NV12_ARGS(float)) { NV12; }
 extern "C" __global__ void letterbox_nv12_f16(NV12_ARGS(unsigned short)) { NV12; }
 extern "C" __global__ void letterbox_nv12_u8(NV12_ARGS(unsigned char)) { NV12; }
 extern "C" __global__ void letterbox_nv12_i8(NV12_ARGS(signed char)) { NV12; }
+
+// An NV12 frame scaled to the viewer's size, as BGR uint8 rows (HxWx3): what the viewer
+// would get from cv2.resize(cv2.cvtColor(frame, COLOR_YUV2BGR_NV12), INTER_LINEAR), made
+// where the frame is, so only the view-sized picture crosses to the host.
+extern "C" __global__ void scale_nv12_bgr(const unsigned char* y, const unsigned char* uv, unsigned char* dst,
+                                          double scale_x, double scale_y, int src_h, int src_w,
+                                          int out_h, int out_w, int y_pitch, int uv_pitch) {
+    const int x = blockIdx.x * blockDim.x + threadIdx.x;
+    const int r = blockIdx.y * blockDim.y + threadIdx.y;
+    if (x >= out_w || r >= out_h) return;
+    int bgr[3];
+    sample(Nv12{y, uv, y_pitch, uv_pitch}, x, r, scale_x, scale_y, src_h, src_w, bgr);
+    unsigned char* p = dst + ((size_t)r * out_w + x) * 3;
+    p[0] = (unsigned char)bgr[0]; p[1] = (unsigned char)bgr[1]; p[2] = (unsigned char)bgr[2];
+}
 """.replace("@PAD@", str(PAD_VALUE))
 
 _lock = threading.Lock()
@@ -278,4 +298,34 @@ class GpuLetterbox:
         """Unload the module; call with the context still current."""
         self.__dict__.pop("_function", None)
         self.__dict__.pop("_nv12", None)
+        self.__dict__.pop("_module", None)
+
+
+SCALE_ARG_FORMAT = "PPPdd" + "i" * 6  # Y, UV, dst; the scales; src (h, w), out (h, w), the pitches
+
+
+class GpuScaler:
+    """The view-sized picture of an NV12 frame on the GPU (scale_nv12_bgr), loaded in the
+    current context: for the viewer, whose window shows a frame at its own size."""
+
+    def __init__(self, cuda: Any, compute_capability: tuple[int, int]) -> None:
+        cubin = compiled("sm_{}{}".format(*compute_capability))
+        try:
+            self._module = cuda.module_from_buffer(cubin)
+            self._function = self._module.get_function("scale_nv12_bgr").prepare(SCALE_ARG_FORMAT)
+        except cuda.Error as exc:
+            raise GpuLetterboxUnavailable(f"the kernel did not load ({first_line(exc)})") from None
+
+    def launch(self, image: DeviceImage, dst: int, out_hw: tuple[int, int], stream: Any) -> None:
+        """Queue the frame scaled to out_hw (h, w) as BGR rows at `dst` on `stream`."""
+        (h, w), (out_h, out_w) = image.hw, out_hw
+        grid = ((out_w + BLOCK[0] - 1) // BLOCK[0], (out_h + BLOCK[1] - 1) // BLOCK[1], 1)
+        # cv2.resize's scales for a size it is given: the inverse of (new / old), in double
+        self._function.prepared_async_call(grid, BLOCK, stream, int(image.y), int(image.uv), int(dst),
+                                           1.0 / (out_w / w), 1.0 / (out_h / h), h, w, out_h, out_w,
+                                           image.y_pitch, image.uv_pitch)
+
+    def close(self) -> None:
+        """Unload the module; call with the context still current."""
+        self.__dict__.pop("_function", None)
         self.__dict__.pop("_module", None)
