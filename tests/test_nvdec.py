@@ -394,6 +394,39 @@ def test_motion_jpeg_is_refused_for_its_full_range(gpu: FakeGpu, device: Any, nv
     assert gpu.used == 0
 
 
+def full_range_h264(path: Path, flagged: bool) -> Path:
+    """H.264 whose headers say full range (video_full_range_flag) or video range."""
+    import av
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.height, stream.width, stream.pix_fmt = 64, 96, "yuv420p"
+        stream.codec_context.color_range = 2 if flagged else 1
+        for image in moving_square_frames(3, size=(64, 96)):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="yuv420p")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def test_h264_flagged_full_range_is_refused(gpu: FakeGpu, device: Any, nvc: Any, tmp_path: Path) -> None:
+    """A phone's H.264 may say its YUV is full-range: FFmpeg on the CPU honours it, the NV12
+    kernel would not. One line, before any decoder; the same codec in video range goes on."""
+    full = full_range_h264(tmp_path / "phone.mp4", flagged=True)
+    assert nvdec.flagged_full_range(str(full)) and not nvdec.flagged_full_range(str(tmp_path / "missing.mp4"))
+    with pytest.raises(NvdecUnavailable, match=r"^phone.mp4 is h264 flagged full-range \(JPEG levels, as some phones "
+                                               r"write\), and the GPU letterbox converts video-range NV12$"):
+        NvdecSource(str(full), device)
+    assert gpu.used == 0 and nvc.decoded == 0
+    plain = full_range_h264(tmp_path / "plain.mp4", flagged=False)
+    assert not nvdec.flagged_full_range(str(plain))
+    with NvdecSource(str(plain), device) as source:
+        frame = source.read()
+        assert frame is not None
+        frame.settle(False)
+
+
 def test_a_decoder_message_that_breaks_after_its_colon_keeps_its_reason() -> None:
     """PyNvVideoCodec's errors put the reason on the line after "CreateFormatContext :"
     (the H200's message for a cut file); the one line shown keeps both."""

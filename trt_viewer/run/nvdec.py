@@ -123,6 +123,9 @@ class NvdecSource(Source):
         if codec in FULL_RANGE_CODECS:
             raise NvdecUnavailable(f"{name} is {codec}: its YUV is full-range (JPEG), and the GPU letterbox "
                                    "converts video-range NV12")
+        if flagged_full_range(spec):
+            raise NvdecUnavailable(f"{name} is {codec or 'video'} flagged full-range (JPEG levels, as some phones "
+                                   "write), and the GPU letterbox converts video-range NV12")
         # A stream the decoder cannot take may abort the process from its own thread:
         # a child decodes the first frame first (run/nvdec_probe.py).
         why = nvdec_probe.why_not(spec, device.device)
@@ -369,6 +372,27 @@ FOURCC_CODECS = {"avc1": "h264", "avc3": "h264", "h264": "h264", "x264": "h264",
                  "hvc1": "hevc", "hev1": "hevc", "hevc": "hevc", "h265": "hevc",
                  "vp90": "vp9", "vp09": "vp9", "av01": "av1",
                  "fmp4": "mpeg4", "mp4v": "mpeg4", "xvid": "mpeg4", "divx": "mpeg4", "dx50": "mpeg4"}
+
+
+def flagged_full_range(spec: str) -> bool:
+    """Whether the file's video says its YUV is full-range (H.264 or HEVC with
+    video_full_range_flag, as some phones and screen recorders write), as FFmpeg reads the
+    headers (PyAV, milliseconds, no frame decoded). FFmpeg on the CPU honours the flag;
+    NVDEC hands the planes over as they are, and the NV12 kernel converts video range, so
+    the colours would differ. False where FFmpeg cannot tell (then the other checks speak)."""
+    import av
+
+    try:
+        with av.open(spec) as container:
+            if not container.streams.video:
+                return False
+            context = container.streams.video[0].codec_context
+            return int(context.color_range or 0) == FULL_RANGE or str(context.pix_fmt or "").startswith("yuvj")
+    except Exception:  # not a file FFmpeg opens: NVDEC's own checks say why
+        return False
+
+
+FULL_RANGE = 2  # FFmpeg's AVCOL_RANGE_JPEG
 
 
 def container_codec(spec: str) -> str:
