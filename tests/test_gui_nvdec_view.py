@@ -19,7 +19,7 @@ from modelgen import moving_square_frames, write_video
 from trt_viewer.backends.trt import gpu_letterbox
 from trt_viewer.gui.frames import FramePacket, fit_size, render_annotated
 from trt_viewer.gui.worker import Worker
-from trt_viewer.run.nvdec import POOL
+from trt_viewer.run.nvdec import POOL, NvdecSource
 from trt_viewer.run.session import RunSpec
 
 SIZE = (96, 128)  # (H, W) of the video
@@ -131,6 +131,34 @@ def test_a_frame_on_screen_when_the_run_ends_keeps_its_pixels(qtbot: Any, nvc: A
     assert np.array_equal(packet.full(), expected[packet.index]) and gpu.used == 0
 
 
+def test_a_frame_that_cannot_be_fetched_at_the_end_leaves_the_picture_and_one_line(
+        qtbot: Any, nvc: Any, gpu: FakeGpu, build: Any, models: dict[str, Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A CUDA error while the closing source fetches the frame on screen: the source still
+    closes and frees everything, the window keeps the picture it shows (a resize or a new
+    style leaves it as it is) and a snapshot has nothing to save instead of a traceback."""
+    gpu.nvcc = True
+    engine = build(models["raw"], tmp_path / "raw.engine")
+    video = write_video(tmp_path / "squares.mp4", moving_square_frames(10, size=SIZE))
+
+    def fails(self: NvdecSource, k: int) -> np.ndarray:
+        raise gpu.driver.LaunchError("cuMemcpyDtoHAsync failed: unspecified launch failure")
+
+    monkeypatch.setattr(NvdecSource, "download", fails)
+    worker = Worker(RunSpec(model=str(engine), source=str(video), decode="nvdec", start_paused=True))
+    worker.set_view(64, 48, 1.0)
+    view = View(worker)
+    worker.start()
+    qtbot.waitUntil(lambda: view.packet is not None and "paused" in view.states, timeout=20000)
+    worker.stop()
+    assert worker.wait(10000)
+    packet = view.packet
+    assert packet is not None and gpu.used == 0
+    picture = packet.image
+    assert packet.redraw((200, 150)) is picture and packet.annotated().size == 0
+    assert "could not be fetched from the GPU: cuMemcpyDtoHAsync failed" in caplog.text
+
+
 def test_without_nvcc_the_view_is_scaled_on_the_cpu_from_the_whole_frame(
         qtbot: Any, nvc: Any, gpu: FakeGpu, build: Any, models: dict[str, Path], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,3 +182,15 @@ def test_without_nvcc_the_view_is_scaled_on_the_cpu_from_the_whole_frame(
     finally:
         worker.stop()
         assert worker.wait(10000)
+
+
+def test_a_snapshot_of_a_frame_whose_pixels_are_gone_is_one_line(qtbot: Any, window: Any) -> None:
+    from PySide6.QtGui import QImage
+
+    from trt_viewer.core.detections import Detections
+    from trt_viewer.core.sources import NO_PIXELS
+
+    picture = QImage(64, 48, QImage.Format.Format_RGB32)
+    window.run.packet = FramePacket(picture, NO_PIXELS, [], 3, "clip.mp4", 0.1, Detections.empty(), hw=SIZE)
+    assert window.snapshot() is None
+    assert window.last_error == "cannot save a snapshot: the frame on screen could not be fetched from the GPU"

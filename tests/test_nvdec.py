@@ -116,8 +116,12 @@ def test_a_view_sized_picture_is_scaled_on_the_gpu_unless_it_is_larger_than_the_
         small = frame.scaled((67, 50))  # a window smaller than the frame: the kernel, then 67x50x3 bytes
         assert gpu.launches == ["scale_nv12_bgr"] and (source.view_downloads, source.downloads) == (1, 0)
         assert np.array_equal(small, cv2.resize(expected[0], (67, 50), interpolation=cv2.INTER_LINEAR))
+        used = gpu.used
+        resized = frame.scaled((80, 60))  # a window being resized: the same buffers, nothing freed or made
+        assert gpu.used == used and source.view_downloads == 2
+        assert np.array_equal(resized, cv2.resize(expected[0], (80, 60), interpolation=cv2.INTER_LINEAR))
         large = frame.scaled((256, 192))  # larger: its BGR is more than the frame's NV12, so the frame comes
-        assert gpu.launches == ["scale_nv12_bgr"] and (source.view_downloads, source.downloads) == (1, 1)
+        assert gpu.launches == ["scale_nv12_bgr"] * 2 and (source.view_downloads, source.downloads) == (2, 1)
         assert np.array_equal(large, cv2.resize(expected[0], (256, 192), interpolation=cv2.INTER_LINEAR))
         assert frame.image is NO_PIXELS  # neither left the whole frame with it
         frame.settle(False)

@@ -64,11 +64,11 @@ class Frame:
     device: Any = None  # the frame on the GPU (core.device_frames.DeviceImage), where decoded there
     lender: Lender | None = field(default=None, repr=False)
     hw: tuple[int, int] = (0, 0)  # (H, W), kept when the pixels are dropped
-    _fetched: bool = field(default=False, repr=False, compare=False)  # pixels came from the lender
-    _holders: int = field(default=1, repr=False, compare=False)  # who settles it before the lender goes back
+    _fetched: bool = field(default=False, init=False, repr=False, compare=False)  # pixels came from the lender
+    _holders: int = field(default=1, init=False, repr=False, compare=False)  # settles due before the lender goes back
     # The lender and the pixels change under this: a viewer's thread may fetch the frame
     # on screen while the player's thread settles it.
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.hw == (0, 0):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,8 +15,10 @@ from PySide6.QtGui import QImage
 from trt_viewer.core.detections import Detections
 from trt_viewer.core.drawing import DEFAULT_STYLE, DrawStyle, Rect, TrackOverlay, draw_annotations, draw_detections
 from trt_viewer.core.sources import NO_PIXELS, Frame
+from trt_viewer.errors import first_line
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -43,9 +46,15 @@ class FramePacket:
 
     def full(self) -> np.ndarray:
         """The frame at its own size, as read (fetched from the GPU the first time where
-        it is still there only)."""
+        it is still there only: a download in the caller's thread, milliseconds); empty
+        where that failed (the packet still shows its picture)."""
         if self.lent is not None and self.frame.size == 0:
-            self.frame = self.lent.host_image()
+            try:
+                self.frame = self.lent.host_image()
+            except Exception as exc:  # a CUDA error: said once, the picture on screen stays
+                log.warning("frame %d could not be fetched from the GPU: %s", self.index, first_line(exc))
+                self.lent.settle(False)
+                self.lent = None
         return self.frame
 
     def release(self) -> None:
@@ -56,8 +65,12 @@ class FramePacket:
             lent.settle(False)
 
     def annotated(self) -> np.ndarray:
-        """The full-size frame with its detections drawn (snapshots, recording)."""
-        return draw_detections(self.full().copy(), self.detections, self.names, self.style, self.overlay)
+        """The full-size frame with its detections drawn (snapshots, recording); empty where
+        its pixels are gone (a frame on the GPU that could not be fetched)."""
+        frame = self.full()
+        if frame.size == 0:
+            return frame
+        return draw_detections(frame.copy(), self.detections, self.names, self.style, self.overlay)
 
     def render(self, box_wh: tuple[int, int] | None, dpr: float = 1.0) -> QImage:
         return render(self.full(), self.detections, self.names, box_wh, dpr, self.style, self.overlay)
@@ -67,8 +80,11 @@ class FramePacket:
         (a paused frame: the worker sends nothing new)."""
         if style is not None:
             self.style = style
-        self.image, self.regions = render_annotated(self.full(), self.detections, self.names, box_wh, dpr,
-                                                    self.style, self.overlay)
+        frame = self.full()
+        if frame.size == 0:  # its pixels are gone (a frame on the GPU that could not be fetched): as it is
+            return self.image
+        self.image, self.regions = render_annotated(frame, self.detections, self.names, box_wh, dpr, self.style,
+                                                    self.overlay)
         return self.image
 
     @property
@@ -89,11 +105,17 @@ class FramePacket:
         box = (width, height) if width > 0 and height > 0 else None
         h, w = frame.hw
         if box is not None and frame.lent and frame.image is NO_PIXELS:
-            scaled = frame.scaled(fit_size((w, h), box))
-            if scaled.size:
-                image, regions = render_annotated(scaled, detections, names, box, ratio, style, overlay, (w, h))
-                return cls(image, NO_PIXELS, names, frame.index, frame.name, frame.timestamp, detections, labels,
-                           style, regions, overlay, frame.hold(), frame.hw)
+            held = frame.hold()  # first: the frame cannot go back while it is scaled
+            try:
+                scaled = frame.scaled(fit_size((w, h), box))
+                if scaled.size:
+                    image, regions = render_annotated(scaled, detections, names, box, ratio, style, overlay, (w, h))
+                    return cls(image, NO_PIXELS, names, frame.index, frame.name, frame.timestamp, detections,
+                               labels, style, regions, overlay, held, frame.hw)
+            except BaseException:
+                held.settle(False)
+                raise
+            held.settle(False)
         pixels = frame.host_image()
         image, regions = render_annotated(pixels, detections, names, box, ratio, style, overlay)
         return cls(image, pixels, names, frame.index, frame.name, frame.timestamp, detections, labels,

@@ -68,7 +68,11 @@ class Outputs:
             path = output_path(folder, files.stem_for_output(packet.name), ".png")
         else:
             path = output_path(folder, files.stem_for_output(self._source() or "frame"), ".png", packet.index)
-        self.saver.save(packet.annotated(), path)
+        image = packet.annotated()
+        if image.size == 0:
+            self._messages.show_error("cannot save a snapshot: the frame on screen could not be fetched from the GPU")
+            return None
+        self.saver.save(image, path)
         return path
 
     def set_output(self, kind: str, on: bool) -> None:

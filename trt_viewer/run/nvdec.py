@@ -38,7 +38,9 @@ from trt_viewer.errors import InputError, first_line
 from trt_viewer.run import nvdec_probe
 
 AHEAD = 8  # frames the decoder's thread keeps decoded
-POOL = 12  # frames of our own on the GPU: in flight, queued to be shown, and one being read
+# Frames of our own on the GPU: in flight, the one being read, and in the viewer the current
+# one, the one on screen and the one waiting to be, plus up to 9 queued for Record.
+POOL = 16
 HELD_TIMEOUT_S = 30.0
 # What `--decode auto` gives NVDEC: the codecs whose NVDEC decoding was found byte for byte
 # FFmpeg's on a GPU (the H200, tests/test_gpu_nvdec.py). MPEG-4 Part 2 leaves the inverse
@@ -107,7 +109,7 @@ class NvdecSource(Source):
         self._free: list[int] = []
         self._lent: dict[int, weakref.ref[Frame]] = {}  # slot -> the frame it is lent to
         self._scaler: Any = None  # GpuScaler, made on the first scaled picture; False: none here
-        self._view: tuple[tuple[int, int], Any, np.ndarray] | None = None  # (w, h), device and host buffers
+        self._view: tuple[Any, np.ndarray] | None = None  # device and host buffers for scaled pictures
         self._host: list[np.ndarray | None] = [None] * POOL  # page-locked, per slot, made on first download
         self._back = threading.Condition()
         self._io = threading.Lock()  # a download against close()
@@ -271,7 +273,8 @@ class NvdecSource(Source):
             with self._device.current():
                 scaler = self._gpu_scaler() if w * h <= fw * fh else None
                 if scaler is not None:
-                    device, host = self._view_buffers(wh)
+                    device, host = self._view_buffers()
+                    host = host[: w * h * 3]
                     base = int(self._pool[k])
                     scaler.launch(DeviceImage(base, base + fh * fw, fw, fw, self.hw), device, (h, w),
                                   self._download_stream)
@@ -295,20 +298,20 @@ class NvdecSource(Source):
                 self._scaler = False
         return self._scaler or None
 
-    def _view_buffers(self, wh: tuple[int, int]) -> tuple[Any, np.ndarray]:
-        """A device buffer and a page-locked host buffer for pictures of this size (made
-        again when the view's size changes)."""
-        if self._view is None or self._view[0] != wh:
-            self._free_view()
-            nbytes = wh[0] * wh[1] * 3
-            self._view = (wh, self._cuda.mem_alloc(nbytes), self._cuda.pagelocked_empty(nbytes, np.uint8))
-        return self._view[1], self._view[2]
+    def _view_buffers(self) -> tuple[Any, np.ndarray]:
+        """A device buffer and a page-locked host buffer for a picture up to the frame's
+        size in BGR, made once: a window being resized changes the picture's size every
+        frame, and freeing device memory would wait for the GPU's work in flight."""
+        if self._view is None:
+            h, w = self.hw
+            self._view = (self._cuda.mem_alloc(h * w * 3), self._cuda.pagelocked_empty(h * w * 3, np.uint8))
+        return self._view
 
     def _free_view(self) -> None:
         view, self._view = self._view, None
         if view is not None:
-            view[1].free()
-            pinned: Any = view[2].base  # pycuda's PagelockedHostAllocation
+            view[0].free()
+            pinned: Any = view[1].base  # pycuda's PagelockedHostAllocation
             pinned.free()
 
     def seek(self, index: int) -> None:
@@ -332,7 +335,11 @@ class NvdecSource(Source):
                 lent = [ref() for ref in self._lent.values()]
             for frame in lent:
                 if frame is not None:
-                    frame.detach()
+                    try:
+                        frame.detach()
+                    except Exception as exc:  # that frame is left without pixels; the others still get theirs
+                        log.warning("frame %d of %s could not be fetched from the GPU: %s", frame.index,
+                                    Path(self.spec).name, first_line(exc))
         finally:  # a Ctrl+C in a download still frees everything
             self._release()
 
