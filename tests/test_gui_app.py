@@ -123,6 +123,7 @@ def test_the_demo_clip_is_made_after_the_window_shows_then_plays(qtbot, demo_mod
                                                                   gui_model, gui_video):
     sys.modules["trt_viewer.demo"].ensure_demo_video = lambda progress=None: gui_video  # type: ignore[attr-defined]
     window = make_window(qtbot, gui_settings)
+    window.actions_.loop.setChecked(True)  # still playing when the test looks, however loaded the machine
     window.set_model(str(gui_model))
     with qtbot.waitSignal(window.frameShown, timeout=15000):
         app._DemoClip(window, sys.modules["trt_viewer.demo"])

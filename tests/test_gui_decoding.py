@@ -41,6 +41,13 @@ def choose(window, text: str) -> None:
     next(a for a in decoding_menu(window).actions() if a.text().replace("&", "") == text).trigger()
 
 
+def looping(window):  # -> MainWindow
+    """The window with Loop on: the 30-frame video never ends while a test waits for it to
+    play (unpaced, it can be over before the window has taken a frame or two)."""
+    window.actions_.loop.setChecked(True)
+    return window
+
+
 def opened(qtbot, window, workers: Workers, count: int) -> Worker:
     """The run `count` made, once it opened its source and plays."""
     qtbot.waitUntil(lambda: len(workers.made) == count and window.source_info is not None
@@ -50,7 +57,7 @@ def opened(qtbot, window, workers: Workers, count: int) -> Worker:
 
 def test_the_choice_is_offered_remembered_and_reaches_the_player(qtbot, gui_settings, gui_model, gui_video):
     workers = Workers()
-    window = make_window(qtbot, gui_settings, workers)
+    window = looping(make_window(qtbot, gui_settings, workers))
     assert [a.text().replace("&", "") for a in decoding_menu(window).actions()] == TEXTS
     assert checked(window) == ["Automatic"]
     choose(window, "CPU (in the Viewer's Process)")
@@ -58,7 +65,7 @@ def test_the_choice_is_offered_remembered_and_reaches_the_player(qtbot, gui_sett
     assert checked(window) == ["CPU (in the Viewer's Process)"]
     assert window.shutdown(5000)
 
-    second = make_window(qtbot, gui_settings, workers)  # the next session
+    second = looping(make_window(qtbot, gui_settings, workers))  # the next session
     assert checked(second) == ["CPU (in the Viewer's Process)"]
     second.set_model(str(gui_model))
     second.set_source(str(gui_video), start=True)
@@ -73,7 +80,7 @@ def test_the_choice_is_offered_remembered_and_reaches_the_player(qtbot, gui_sett
 def test_a_new_choice_while_a_video_plays_opens_it_again_with_that_decoder(qtbot, gui_settings, gui_model,
                                                                            gui_video):
     workers = Workers()
-    window = make_window(qtbot, gui_settings, workers)
+    window = looping(make_window(qtbot, gui_settings, workers))
     window.set_model(str(gui_model))
     window.set_source(str(gui_video), start=True)
     first = opened(qtbot, window, workers, 1)
@@ -97,7 +104,7 @@ def test_a_source_that_is_no_video_file_goes_on_and_the_choice_waits(qtbot, gui_
     for n, image in enumerate(square_frames(2)):
         cv2.imwrite(str(folder / f"{n}.png"), image)
     workers = Workers()
-    window = make_window(qtbot, gui_settings, workers)
+    window = looping(make_window(qtbot, gui_settings, workers))
     window.set_model(str(gui_model))
     window.set_source(str(folder), start=True)
     qtbot.waitUntil(lambda: window.source_info is not None and window.state == "paused", timeout=15000)
@@ -116,7 +123,7 @@ def test_gpu_chosen_with_onnx_runtime_plays_on_the_cpu_and_says_why_in_the_statu
     level = logger.level
     gui_settings.set_decode("nvdec")
     workers = Workers()
-    window = make_window(qtbot, gui_settings, workers)
+    window = looping(make_window(qtbot, gui_settings, workers))
     shown: list[int] = []
     window.frameShown.connect(shown.append)
     assert checked(window) == ["GPU (NVDEC)"]
@@ -139,7 +146,7 @@ def test_an_unknown_stored_choice_is_automatic(qtbot, gui_settings, gui_model, g
     gui_settings.set("playback/decode", "gpu")  # not a choice: an older or newer version, or a hand edit
     assert gui_settings.decode() == "auto"
     workers = Workers()
-    window = make_window(qtbot, gui_settings, workers)
+    window = looping(make_window(qtbot, gui_settings, workers))
     assert checked(window) == ["Automatic"]
     window.set_model(str(gui_model))
     window.set_source(str(gui_video), start=True)
@@ -166,7 +173,7 @@ def test_decoding_notes_pass_this_sources_lines_and_tell_a_warning(tmp_path: Pat
 
 def test_an_automatic_fallback_is_in_the_tooltip_not_the_status_bar(qtbot, gui_settings, gui_model, gui_video):
     workers = Workers()
-    window = make_window(qtbot, gui_settings, workers)
+    window = looping(make_window(qtbot, gui_settings, workers))
     window.set_model(str(gui_model))
     window.set_source(str(gui_video), start=True)
     opened(qtbot, window, workers, 1)

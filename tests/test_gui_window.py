@@ -95,6 +95,7 @@ def test_confidence_slider_changes_the_next_frames_detections(qtbot, window, gui
 
 
 def test_class_filter_and_paused_redo(qtbot, window, gui_model, gui_video):
+    window.actions_.loop.setChecked(True)  # not over before the pause (a loaded CI machine)
     shown = play(qtbot, window, gui_model, gui_video, frames=1)
     window.pause()
     qtbot.waitUntil(lambda: window.state == "paused", timeout=5000)
@@ -125,6 +126,7 @@ def test_a_bad_model_shows_the_error_and_the_window_stays_usable(qtbot, window, 
     assert "not an ONNX model" in window.messages.error_box.text()
     # Choosing a good model plays at once: the window recovered.
     shown = Shown(window)
+    window.actions_.realtime.setChecked(True)  # paced, so the 30 frames are not over before two are shown
     window.set_model(str(gui_model), start=True)
     qtbot.waitUntil(lambda: len(shown.indices) >= 2, timeout=15000)
 
