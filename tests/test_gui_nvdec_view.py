@@ -69,6 +69,21 @@ class View:
         self.shown.append(packet)
 
 
+def started(engine: Path, video: Path, view_wh: tuple[int, int] = (80, 50), **spec: Any) -> tuple[Worker, View]:
+    """A run of the video decoded by NVDEC, for a view of view_wh, and what the window saw."""
+    worker = Worker(RunSpec(model=str(engine), source=str(video), decode="nvdec", **spec))
+    worker.set_view(*view_wh, 1.0)
+    view = View(worker)
+    worker.start()
+    return worker, view
+
+
+def assert_pictures_as_the_cpu_draws_them(view: View, expected: list[np.ndarray]) -> None:
+    for packet in view.shown:  # the same picture the CPU path draws from the whole frame
+        cpu, _ = render_annotated(expected[packet.index], packet.detections, packet.names, (80, 50))
+        assert packet.image == cpu
+
+
 def downloads(gpu: FakeGpu, since: int, nbytes: int) -> int:
     return sum(1 for c in gpu.calls[since:] if c.name.startswith("memcpy_dtoh") and c.nbytes == nbytes)
 
@@ -81,10 +96,7 @@ def test_the_viewer_gets_nvdec_frames_scaled_on_the_gpu_and_the_full_frame_only_
     expected = decoded(video)
     view_wh = fit_size((SIZE[1], SIZE[0]), (80, 50))  # a window smaller than the frame: (67, 50)
     before = len(gpu.calls)
-    worker = Worker(RunSpec(model=str(engine), source=str(video), decode="nvdec"))
-    worker.set_view(80, 50, 1.0)
-    view = View(worker)
-    worker.start()
+    worker, view = started(engine, video)
     try:
         # More frames than the pool holds: a packet that never gave its frame back would
         # leave the decoder waiting for a free slot.
@@ -94,10 +106,8 @@ def test_the_viewer_gets_nvdec_frames_scaled_on_the_gpu_and_the_full_frame_only_
         assert "scale_nv12_bgr" in gpu.launches
         assert downloads(gpu, before, FULL) == 0  # no frame came whole to the host while playing
         assert downloads(gpu, before, view_wh[0] * view_wh[1] * 3) >= len(view.shown)
-        for packet in view.shown:  # the same picture the CPU path draws from the whole frame
-            assert (packet.image.width(), packet.image.height()) == view_wh and packet.frame_size == (128, 96)
-            cpu, _ = render_annotated(expected[packet.index], packet.detections, packet.names, (80, 50))
-            assert packet.image == cpu
+        assert all((p.image.width(), p.image.height()) == view_wh and p.frame_size == (128, 96) for p in view.shown)
+        assert_pictures_as_the_cpu_draws_them(view, expected)
         last = view.packet
         assert last is not None and last.index == len(expected) - 1 and last.lent is not None
         calls = len(gpu.calls)
@@ -119,10 +129,7 @@ def test_a_frame_on_screen_when_the_run_ends_keeps_its_pixels(qtbot: Any, nvc: A
     engine = build(models["raw"], tmp_path / "raw.engine")
     video = write_video(tmp_path / "squares.mp4", moving_square_frames(10, size=SIZE))
     expected = decoded(video)
-    worker = Worker(RunSpec(model=str(engine), source=str(video), decode="nvdec", start_paused=True))
-    worker.set_view(64, 48, 1.0)
-    view = View(worker)
-    worker.start()
+    worker, view = started(engine, video, (64, 48), start_paused=True)
     qtbot.waitUntil(lambda: view.packet is not None and "paused" in view.states, timeout=20000)
     worker.stop()
     assert worker.wait(10000)
@@ -145,10 +152,7 @@ def test_a_frame_that_cannot_be_fetched_at_the_end_leaves_the_picture_and_one_li
         raise gpu.driver.LaunchError("cuMemcpyDtoHAsync failed: unspecified launch failure")
 
     monkeypatch.setattr(NvdecSource, "download", fails)
-    worker = Worker(RunSpec(model=str(engine), source=str(video), decode="nvdec", start_paused=True))
-    worker.set_view(64, 48, 1.0)
-    view = View(worker)
-    worker.start()
+    worker, view = started(engine, video, (64, 48), start_paused=True)
     qtbot.waitUntil(lambda: view.packet is not None and "paused" in view.states, timeout=20000)
     worker.stop()
     assert worker.wait(10000)
@@ -168,17 +172,12 @@ def test_without_nvcc_the_view_is_scaled_on_the_cpu_from_the_whole_frame(
     engine = build(models["raw"], tmp_path / "raw.engine")
     video = write_video(tmp_path / "squares.mp4", moving_square_frames(6, size=SIZE))
     expected = decoded(video)
-    worker = Worker(RunSpec(model=str(engine), source=str(video), decode="nvdec"))
-    worker.set_view(80, 50, 1.0)
-    view = View(worker)
-    worker.start()
+    worker, view = started(engine, video)
     try:
         qtbot.waitUntil(lambda: "ended" in view.states, timeout=20000)
         assert view.errors == [] and view.shown and gpu.launches == []
         assert downloads(gpu, 0, FULL) >= len(view.shown)
-        for packet in view.shown:
-            cpu, _ = render_annotated(expected[packet.index], packet.detections, packet.names, (80, 50))
-            assert packet.image == cpu
+        assert_pictures_as_the_cpu_draws_them(view, expected)
     finally:
         worker.stop()
         assert worker.wait(10000)
